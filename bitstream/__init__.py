@@ -1,0 +1,1 @@
+"""bitstream: the MV-HiNeRV file format (torch-free; numpy and constriction only)."""
