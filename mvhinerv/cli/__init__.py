@@ -13,6 +13,7 @@ from mvhinerv.cli.group import main
 # One module per command family; each registers its commands on ``main`` when imported.
 _COMMAND_MODULES = (
     "env",
+    "ctc_cmd",
 )
 
 for _name in _COMMAND_MODULES:

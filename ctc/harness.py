@@ -1,0 +1,511 @@
+"""The CTC harness: sequences × codecs × rate points → one result JSON per job → report.
+
+``mvcodec ctc run CTC.yaml -o DIR`` runs every job that has no finished result in ``DIR/jobs`` yet
+(so an interrupted sweep resumes where it stopped), records a failed job with its error without
+stopping the sweep, and writes ``DIR/report.md`` (:mod:`ctc.report`).
+
+Codecs are seen through the small :class:`Codec` protocol. The anchors (:mod:`ctc.anchors`) are
+built here; the MV-HiNeRV codec is added by the CLI (``ctc`` never imports ``mvhinerv``), which
+passes a factory for the codec types it knows.
+
+Metric practice (miv_ctc.md §1.6): per view, the arithmetic mean over frames of the per-frame value;
+per job, the mean over views. Texture: PSNR Y/Cb/Cr, YUV 6:1:1, IV-PSNR (WS-PSNR and ERP-weighted
+IV-PSNR for equirectangular views); depth: PSNR of the 16-bit samples. Where the sequence has
+held-out cameras with ground truth and synthesis is enabled, the same metrics on views synthesised
+from the decoded source views (the CTC's synthesised-view evaluation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import subprocess
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import yaml
+
+from ctc.atomic import write_bytes_atomic
+from ctc.errors import FormatError, InputError, MissingFileError
+
+# --------------------------------------------------------------------------------------------
+# Configuration (CTC.yaml)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceSpec:
+    """One sequence of the sweep: a built-in synthetic sequence or an existing one."""
+
+    name: str
+    """Short name used in job paths and the report (defaults to the content name or folder)."""
+    content: str | None = None
+    """Built-in content name (``mvcodec content list``); made on demand into ``DIR/content``."""
+    scale: str = "tiny"
+    """Scale of built-in content: ``tiny``, ``mini`` or ``full``."""
+    path: str | None = None
+    """An existing ``seq.yaml`` or TMIV JSON (instead of ``content``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CodecSpec:
+    """One codec of the sweep and its rate points."""
+
+    name: str
+    """Name in job paths and the report (``mvhinerv-S``, ``vvenc-medium``)."""
+    type: str
+    """``mvhinerv``, ``vvenc`` or ``x265``."""
+    rate_points: tuple[Mapping[str, Any], ...]
+    """One mapping per rate point: ``{lambda: ...}`` for MV-HiNeRV, ``{qp_texture, qp_depth}`` for anchors."""
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """Codec options (``preset``, ``schedule``, ``device`` for MV-HiNeRV; ``preset`` for anchors)."""
+
+    @property
+    def is_anchor(self) -> bool:
+        return self.type != "mvhinerv"
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesisSpec:
+    """Which synthesised views to evaluate (needs held-out cameras with ground truth)."""
+
+    held_out: bool = True
+    """Synthesise every held-out camera that has ground-truth files and compare."""
+    max_frames: int | None = None
+    """Evaluate at most this many frames of each synthesised view (None: all)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CtcConfig:
+    """A whole sweep, as read from ``CTC.yaml`` (documented in ``docs/ctc.md``)."""
+
+    name: str
+    sequences: tuple[SequenceSpec, ...]
+    codecs: tuple[CodecSpec, ...]
+    frames: int | None = None
+    """Limit every sequence to its first N frames (None: all)."""
+    synthesis: SynthesisSpec | None = None
+    """Evaluate synthesised held-out views too (None: source views only)."""
+    device: str = "auto"
+    """Device for MV-HiNeRV and synthesis: ``auto``, ``cpu`` or ``cuda``."""
+    bd_method: str = "pchip"
+    """Interpolation for BD-rate: ``pchip`` (JVET CTC sheet), ``cubic`` or ``akima``."""
+
+
+_TOP_KEYS = {"name", "sequences", "codecs", "frames", "synthesis", "device", "bd_method"}
+
+
+def _check_keys(where: str, got: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(got) - allowed)
+    if unknown:
+        raise InputError(where, f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+
+
+def load_ctc_config(path: str | Path) -> CtcConfig:
+    """Parse and validate ``CTC.yaml``; every problem is an :class:`InputError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(path, "no such file")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise FormatError(path, f"malformed YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise FormatError(path, "expected a mapping at the top level")
+    _check_keys(str(path), raw, _TOP_KEYS)
+    base = path.parent
+    sequences = []
+    for i, entry in enumerate(raw.get("sequences") or []):
+        if not isinstance(entry, dict):
+            raise FormatError(path, f"sequences[{i}] must be a mapping")
+        _check_keys(f"{path}: sequences[{i}]", entry, {"name", "content", "scale", "path"})
+        if ("content" in entry) == ("path" in entry):
+            raise FormatError(path, f"sequences[{i}] needs exactly one of 'content' or 'path'")
+        seq_path = entry.get("path")
+        if seq_path is not None:
+            seq_path = str((base / seq_path).resolve())
+        name = entry.get("name") or entry.get("content") or Path(seq_path).parent.name
+        sequences.append(SequenceSpec(name=str(name), content=entry.get("content"),
+                                      scale=str(entry.get("scale", "tiny")), path=seq_path))
+    if not sequences:
+        raise FormatError(path, "no sequences")
+    codecs = []
+    for i, entry in enumerate(raw.get("codecs") or []):
+        if not isinstance(entry, dict) or "type" not in entry:
+            raise FormatError(path, f"codecs[{i}] must be a mapping with a 'type'")
+        ctype = str(entry["type"])
+        if ctype not in ("mvhinerv", "vvenc", "x265"):
+            raise FormatError(path, f"codecs[{i}]: unknown type {ctype!r} (mvhinerv, vvenc, x265)")
+        rate_points = _rate_points(path, i, ctype, entry)
+        options = {k: v for k, v in entry.items() if k not in ("name", "type", "lambdas", "qps", "rate_points")}
+        codecs.append(CodecSpec(name=str(entry.get("name", ctype)), type=ctype,
+                                rate_points=tuple(rate_points), options=options))
+    if not codecs:
+        raise FormatError(path, "no codecs")
+    names = [c.name for c in codecs]
+    if len(set(names)) != len(names):
+        raise FormatError(path, f"codec names must be unique, got {names}")
+    synth = raw.get("synthesis")
+    synthesis = None
+    if synth:
+        if synth is True:
+            synth = {}
+        _check_keys(f"{path}: synthesis", synth, {"held_out", "max_frames"})
+        synthesis = SynthesisSpec(held_out=bool(synth.get("held_out", True)), max_frames=synth.get("max_frames"))
+    frames = raw.get("frames")
+    if frames is not None and (not isinstance(frames, int) or frames < 1):
+        raise FormatError(path, f"frames must be a positive integer, got {frames!r}")
+    bd_method = str(raw.get("bd_method", "pchip"))
+    if bd_method not in ("pchip", "cubic", "akima"):
+        raise FormatError(path, f"bd_method must be pchip, cubic or akima, got {bd_method!r}")
+    return CtcConfig(name=str(raw.get("name", path.stem)), sequences=tuple(sequences), codecs=tuple(codecs),
+                     frames=frames, synthesis=synthesis, device=str(raw.get("device", "auto")),
+                     bd_method=bd_method)
+
+
+def _rate_points(path: Path, i: int, ctype: str, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if "rate_points" in entry:
+        points = [dict(p) for p in entry["rate_points"]]
+    elif ctype == "mvhinerv":
+        points = [{"lambda": float(lam)} for lam in entry.get("lambdas") or []]
+        for p in points:
+            if not p["lambda"] > 0:
+                raise FormatError(path, f"codecs[{i}]: lambda must be > 0, got {p['lambda']}")
+    else:
+        points = []
+        for pair in entry.get("qps") or []:
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+                raise FormatError(path, f"codecs[{i}]: qps entries are [texture QP, depth QP] pairs")
+            points.append({"qp_texture": int(pair[0]), "qp_depth": int(pair[1])})
+    if not points:
+        raise FormatError(path, f"codecs[{i}]: no rate points (give 'lambdas' or 'qps')")
+    return points
+
+
+def rate_point_label(point: Mapping[str, Any]) -> str:
+    """A file-name-safe label of a rate point: ``lambda-0.5``, ``qp-32-27``."""
+    if "lambda" in point:
+        return f"lambda-{point['lambda']:g}"
+    if "qp_texture" in point:
+        return f"qp-{point['qp_texture']}-{point['qp_depth']}"
+    return "-".join(f"{k}-{v}" for k, v in sorted(point.items()))
+
+
+# --------------------------------------------------------------------------------------------
+# Codecs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CodecRun:
+    """What a codec returns for one rate point."""
+
+    total_bytes: int
+    """Everything a decoder needs (all streams / the whole bitstream file)."""
+    decoded: Path
+    """``seq.yaml`` of the decoded sequence (MIV format: the same views, cameras and frames)."""
+    encode_seconds: float
+    decode_seconds: float
+    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """Codec-specific facts (bytes per stream, estimated vs actual rate, device...)."""
+
+
+class Codec(Protocol):
+    """A codec the harness can sweep: MV-HiNeRV or an anchor."""
+
+    name: str
+
+    def describe(self) -> Mapping[str, Any]:
+        """Versions and settings that identify this codec in a result file."""
+
+    def run(self, sequence: Path, rate_point: Mapping[str, Any], work_dir: Path, frames: int | None) -> CodecRun:
+        """Encode ``sequence`` (a ``seq.yaml``) at ``rate_point`` in ``work_dir`` and decode it."""
+
+
+CodecFactory = Callable[[CodecSpec, CtcConfig], Codec]
+
+
+def anchor_codec(spec: CodecSpec, config: CtcConfig) -> Codec:
+    """Build a VVenC or x265 simulcast anchor (:mod:`ctc.anchors`)."""
+    from ctc.anchors import make_anchor_codec
+
+    return make_anchor_codec(spec.name, spec.type, dict(spec.options))
+
+
+# --------------------------------------------------------------------------------------------
+# Jobs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    sequence: SequenceSpec
+    codec: CodecSpec
+    rate_point: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        return rate_point_label(self.rate_point)
+
+    def result_path(self, out_dir: Path) -> Path:
+        return out_dir / "jobs" / self.sequence.name / self.codec.name / f"{self.label}.json"
+
+
+def plan_jobs(config: CtcConfig) -> list[Job]:
+    """Every (sequence, codec, rate point) of the sweep, in a stable order."""
+    return [Job(s, c, rp) for s in config.sequences for c in config.codecs for rp in c.rate_points]
+
+
+def git_revision() -> str:
+    """The git commit of this checkout (``unknown`` outside a repository), ``+dirty`` if modified."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
+                             text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "")
+
+
+def prepare_sequence(spec: SequenceSpec, out_dir: Path, device: str) -> Path:
+    """The ``seq.yaml`` of a sweep sequence; built-in content is made once into ``out_dir/content``."""
+    if spec.path is not None:
+        if not Path(spec.path).is_file():
+            raise MissingFileError(spec.path, "sequence not found")
+        return Path(spec.path)
+    from ctc.content import make_content
+
+    target = out_dir / "content" / f"{spec.content}-{spec.scale}"
+    seq_yaml = target / "seq.yaml"
+    if not seq_yaml.is_file():
+        make_content(spec.content, spec.scale, target, device=device)
+    return seq_yaml
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics of one decoded sequence
+# --------------------------------------------------------------------------------------------
+
+
+def _erp_range(camera) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    if not camera.is_erp:
+        return None
+    return tuple(camera.hor_range), tuple(camera.ver_range)
+
+
+def view_metrics(ref_tex, test_tex, ref_depth, test_depth, camera) -> dict[str, float]:
+    """Metrics of one frame of one view: texture planes ``(Y, U, V)`` and 16-bit depth samples."""
+    from ctc import metrics as M
+
+    bits = camera.bit_depth_color
+    erp = _erp_range(camera)
+    out = dict(M.texture_metrics(ref_tex, test_tex, bits, erp=erp))
+    if ref_depth is not None and test_depth is not None:
+        out["depth_psnr"] = M.depth_psnr(ref_depth, test_depth, bits=16)
+    return out
+
+
+def _mean_over_frames(per_frame: list[dict[str, float]]) -> dict[str, float]:
+    keys = per_frame[0].keys() if per_frame else []
+    return {k: float(np.mean([f[k] for f in per_frame])) for k in keys}
+
+
+def evaluate_decoded(original: Path, decoded: Path, frames: int | None) -> dict[str, Any]:
+    """Per-view per-frame metrics of a decoded sequence against the original, and their means."""
+    from ctc.sequence import load_sequence
+
+    ref = load_sequence(original)
+    test = load_sequence(decoded)
+    n = min(ref.num_frames, frames or ref.num_frames)
+    if test.num_frames < n:
+        raise FormatError(decoded, f"decoded sequence has {test.num_frames} frames, expected {n}")
+    views: dict[str, Any] = {}
+    for view in ref.views:
+        if view not in test.views:
+            raise FormatError(decoded, f"decoded sequence lacks view {view}")
+        per_frame = []
+        camera = ref.camera(view)
+        for t in range(n):
+            per_frame.append(view_metrics(ref.texture_yuv(view, t, 1), test.texture_yuv(view, t, 1),
+                                          ref.depth_samples(view, t, 1), test.depth_samples(view, t, 1), camera))
+        views[view] = {"per_frame": per_frame, "mean": _mean_over_frames(per_frame)}
+    return {"views": views, "mean": _mean_over_views(views)}
+
+
+def _mean_over_views(views: Mapping[str, Any]) -> dict[str, float]:
+    means = [v["mean"] for v in views.values()]
+    keys = means[0].keys() if means else []
+    return {k: float(np.mean([m[k] for m in means])) for k in keys}
+
+
+def evaluate_synthesis(original: Path, decoded: Path, frames: int | None, device: str,
+                       work_dir: Path) -> dict[str, Any]:
+    """Synthesise every held-out camera from the decoded source views and compare with ground truth."""
+    from ctc.sequence import load_sequence
+    from ctc.synthesis import synthesize_sequence
+    from ctc.yuv import YuvReader
+
+    ref = load_sequence(original)
+    n = min(ref.num_frames, frames or ref.num_frames)
+    cameras: dict[str, Any] = {}
+    for cam in ref.sequence.held_out_cameras:
+        try:
+            truth = ref.open_view(cam.name)
+        except InputError:
+            continue  # no ground truth for this camera
+        out_tex = work_dir / f"synth_{cam.name}_texture.yuv"
+        out_depth = work_dir / f"synth_{cam.name}_depth.yuv"
+        synthesize_sequence(decoded, camera=cam.name, frames=n, out_texture=out_tex, out_depth=out_depth,
+                            device=device)
+        tex = YuvReader(out_tex, cam.width, cam.height, "yuv420p10le")
+        dep = YuvReader(out_depth, cam.width, cam.height, "yuv420p16le")
+        per_frame = []
+        for t in range(n):
+            per_frame.append(view_metrics(truth.texture_yuv(t, 1), tex.read(t, 1),
+                                          truth.depth_samples(t, 1), dep.read_luma(t, 1), cam))
+        cameras[cam.name] = {"per_frame": per_frame, "mean": _mean_over_frames(per_frame)}
+        out_tex.unlink(missing_ok=True)
+        out_depth.unlink(missing_ok=True)
+    return {"cameras": cameras, "mean": _mean_over_views(cameras)}
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep
+# --------------------------------------------------------------------------------------------
+
+
+def run_job(job: Job, codec: Codec, seq_path: Path, config: CtcConfig, out_dir: Path,
+            environment: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one job and return its result record (``status`` ``ok`` or ``failed``)."""
+    from ctc.sequence import load_sequence
+
+    work = out_dir / "work" / job.sequence.name / job.codec.name / job.label
+    work.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {
+        "sequence": job.sequence.name,
+        "sequence_path": str(seq_path),
+        "codec": job.codec.name,
+        "codec_type": job.codec.type,
+        "rate_point": dict(job.rate_point),
+        "label": job.label,
+        "codec_description": dict(codec.describe()),
+        "environment": dict(environment),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    try:
+        mvv = load_sequence(seq_path)
+        frames = min(mvv.num_frames, config.frames or mvv.num_frames)
+        run = codec.run(seq_path, job.rate_point, work, config.frames)
+        seconds = frames / float(mvv.fps)
+        pixels = frames * len(mvv.views) * mvv.width * mvv.height
+        record.update({
+            "status": "ok",
+            "frames": frames,
+            "views": list(mvv.views),
+            "fps": mvv.fps,
+            "bytes": int(run.total_bytes),
+            "mbps": 8.0 * run.total_bytes / seconds / 1e6,
+            "bpp": 8.0 * run.total_bytes / pixels,
+            "encode_seconds": run.encode_seconds,
+            "decode_seconds": run.decode_seconds,
+            "details": dict(run.details),
+        })
+        record["metrics"] = evaluate_decoded(seq_path, run.decoded, config.frames)
+        if config.synthesis is not None and config.synthesis.held_out:
+            limit = config.synthesis.max_frames or config.frames
+            record["synthesis"] = evaluate_synthesis(seq_path, run.decoded, limit, config.device, work)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # a failed job is recorded and does not stop the sweep
+        record.update({"status": "failed", "error": f"{type(err).__name__}: {err}",
+                       "traceback": traceback.format_exc(limit=8)})
+    record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return record
+
+
+def run_ctc(config: CtcConfig, out_dir: str | Path, *, extra_factories: Mapping[str, CodecFactory] | None = None,
+            log: Callable[[str], None] = print, retry_failed: bool = False) -> list[dict[str, Any]]:
+    """Run (or resume) a sweep and write ``out_dir/report.md``; returns all job records.
+
+    A job whose result file exists with status ``ok`` is skipped (resumability); failed jobs are
+    re-run only with ``retry_failed``.
+    """
+    from ctc.environment import environment_report
+    from ctc.report import write_report
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    factories: dict[str, CodecFactory] = {"vvenc": anchor_codec, "x265": anchor_codec}
+    factories.update(extra_factories or {})
+    environment = environment_report()
+    environment["git"] = git_revision()
+    write_bytes_atomic(out_dir / "ctc.resolved.yaml",
+                       yaml.safe_dump(dataclasses.asdict(config), sort_keys=False).encode())
+    codecs: dict[str, Codec] = {}
+    seq_paths: dict[str, Path] = {}
+    records = []
+    jobs = plan_jobs(config)
+    for index, job in enumerate(jobs, 1):
+        path = job.result_path(out_dir)
+        if path.is_file():
+            previous = json.loads(path.read_text())
+            if previous.get("status") == "ok" or not retry_failed:
+                log(f"[{index}/{len(jobs)}] {job.sequence.name} {job.codec.name} {job.label}: "
+                    f"{previous.get('status')} (kept)")
+                records.append(previous)
+                continue
+        if job.codec.type not in factories:
+            raise InputError(job.codec.name, f"no codec of type {job.codec.type!r} is available here")
+        if job.codec.name not in codecs:
+            codecs[job.codec.name] = factories[job.codec.type](job.codec, config)
+        if job.sequence.name not in seq_paths:
+            seq_paths[job.sequence.name] = prepare_sequence(job.sequence, out_dir, config.device)
+        log(f"[{index}/{len(jobs)}] {job.sequence.name} {job.codec.name} {job.label}: running")
+        record = run_job(job, codecs[job.codec.name], seq_paths[job.sequence.name], config, out_dir, environment)
+        summary = (f"{record['bytes']} B, Y-PSNR {record['metrics']['mean'].get('y_psnr', math.nan):.2f} dB"
+                   if record["status"] == "ok" else record["error"])
+        log(f"[{index}/{len(jobs)}] {job.sequence.name} {job.codec.name} {job.label}: {record['status']}: {summary}")
+        write_bytes_atomic(path, json.dumps(record, indent=1, default=_json_default).encode())
+        records.append(record)
+    write_report(config, records, out_dir)
+    return records
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def load_results(out_dir: str | Path) -> list[dict[str, Any]]:
+    """All job records under ``out_dir/jobs`` (for re-reporting and ``mvcodec bdrate``)."""
+    return [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob("jobs/*/*/*.json"))]
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of ``text``."""
+    return _SAFE.sub("_", text)
+
+
+__all__ = [
+    "CodecRun", "Codec", "CodecSpec", "CtcConfig", "Job", "SequenceSpec", "SynthesisSpec",
+    "evaluate_decoded", "evaluate_synthesis", "load_ctc_config", "load_results", "plan_jobs",
+    "rate_point_label", "run_ctc", "run_job",
+]

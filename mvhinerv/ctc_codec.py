@@ -1,0 +1,60 @@
+"""MV-HiNeRV as a codec of the CTC harness (``ctc.harness.Codec``).
+
+``ctc`` never imports ``mvhinerv``; the CLI passes :func:`mvhinerv_codec` to
+:func:`ctc.harness.run_ctc` as the factory for codec type ``mvhinerv``. A rate point is a λ; the
+preset (model size), training schedule and device come from the codec's options in CTC.yaml.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ctc.harness import CodecRun, CodecSpec, CtcConfig
+
+
+class MVHiNeRVCodec:
+    """Encode with :func:`mvhinerv.codec.encode_sequence`, decode with :func:`decode_bitstream`."""
+
+    def __init__(self, name: str, preset: str, schedule: str, device: str) -> None:
+        self.name = name
+        self.preset = preset
+        self.schedule = schedule
+        self.device = device
+
+    def describe(self) -> Mapping[str, Any]:
+        import constriction  # noqa: F401  (its version is part of the format)
+        import torch
+
+        from mvhinerv import __version__
+
+        return {"codec": "MV-HiNeRV (mvcodec)", "version": __version__, "preset": self.preset,
+                "schedule": self.schedule, "device": self.device, "torch": torch.__version__}
+
+    def run(self, sequence: Path, rate_point: Mapping[str, Any], work_dir: Path, frames: int | None) -> CodecRun:
+        from ctc.harness import limit_frames
+        from mvhinerv.codec import decode_bitstream, encode_sequence
+
+        sequence = limit_frames(sequence, frames, work_dir)
+        out = work_dir / "out.bin"
+        t0 = time.perf_counter()
+        report = encode_sequence(sequence, out, preset=self.preset, schedule=self.schedule,
+                                 lmbda=float(rate_point["lambda"]), device=self.device, resume=True,
+                                 verify=False, progress=False, work_dir=work_dir / "train")
+        t1 = time.perf_counter()
+        decoded = decode_bitstream(out, work_dir / "decoded", device=self.device)
+        t2 = time.perf_counter()
+        details = {"estimated_bits": report.estimated_bits, "actual_bits": 8 * out.stat().st_size,
+                   "preset": self.preset, "schedule": self.schedule, "lambda": float(rate_point["lambda"])}
+        return CodecRun(total_bytes=out.stat().st_size, decoded=decoded, encode_seconds=t1 - t0,
+                        decode_seconds=t2 - t1, details=details)
+
+
+def mvhinerv_codec(spec: CodecSpec, config: CtcConfig) -> MVHiNeRVCodec:
+    """The harness factory for codec type ``mvhinerv`` (options: preset, schedule, device)."""
+    options = dict(spec.options)
+    return MVHiNeRVCodec(spec.name, preset=str(options.get("preset", "S")),
+                         schedule=str(options.get("schedule", "fast")),
+                         device=str(options.get("device", config.device)))
