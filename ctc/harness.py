@@ -292,6 +292,23 @@ def prepare_sequence(spec: SequenceSpec, out_dir: Path, device: str) -> Path:
     return seq_yaml
 
 
+def limit_frames(seq_path: Path, frames: int | None, work_dir: Path) -> Path:
+    """A ``seq.yaml`` in ``work_dir`` for the first ``frames`` frames of ``seq_path`` (itself if None).
+
+    The derived file points at the original JSON and YUV files, so nothing is copied.
+    """
+    from ctc.sequence import load_sequence, write_seq_yaml
+
+    if frames is None:
+        return Path(seq_path)
+    spec = load_sequence(seq_path).spec
+    if spec.frames is not None and spec.frames <= frames:
+        return Path(seq_path)
+    target = Path(work_dir) / "seq.limited.yaml"
+    write_seq_yaml(dataclasses.replace(spec, frames=frames), target)
+    return target
+
+
 # --------------------------------------------------------------------------------------------
 # Metrics of one decoded sequence
 # --------------------------------------------------------------------------------------------
