@@ -7,11 +7,27 @@ Every writer of user-visible files goes through :func:`atomic_path` or :func:`at
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+@functools.cache
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish_mode(path: Path, directory: bool = False) -> None:
+    """Give a temporary file/folder the permissions a plain ``open``/``mkdir`` would have.
+
+    ``mkstemp``/``mkdtemp`` create private (0600/0700) entries; outputs are meant to be shared.
+    """
+    path.chmod((0o777 if directory else 0o666) & ~_umask())
 
 
 @contextlib.contextmanager
@@ -28,6 +44,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            _publish_mode(tmp_path)
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -51,6 +69,7 @@ def atomic_dir(target: str | os.PathLike[str], *, overwrite: bool = True) -> Ite
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    _publish_mode(tmp, directory=True)
     try:
         yield tmp
         if not target.exists():

@@ -283,12 +283,12 @@ def prepare_sequence(spec: SequenceSpec, out_dir: Path, device: str) -> Path:
         if not Path(spec.path).is_file():
             raise MissingFileError(spec.path, "sequence not found")
         return Path(spec.path)
-    from ctc.content import make_content
+    from ctc.content import make_sequence
 
     target = out_dir / "content" / f"{spec.content}-{spec.scale}"
     seq_yaml = target / "seq.yaml"
     if not seq_yaml.is_file():
-        make_content(spec.content, spec.scale, target, device=device)
+        seq_yaml = make_sequence(spec.content, spec.scale, target, device=device)
     return seq_yaml
 
 

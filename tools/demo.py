@@ -35,7 +35,7 @@ def steps(out: Path, sequence: str, scale: str) -> list[list[str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo-out", help="output folder")
-    parser.add_argument("--sequence", default="linear", help="built-in sequence (mvcodec content list)")
+    parser.add_argument("--sequence", default="linear13", help="built-in sequence (mvcodec content list)")
     parser.add_argument("--scale", default="tiny", choices=["tiny", "mini", "full"])
     args = parser.parse_args()
     out = Path(args.out).resolve()
