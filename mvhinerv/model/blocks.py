@@ -1,0 +1,123 @@
+"""The shared layers: stem convolution, ConvNeXt block and RGB-D head, all channels last.
+
+Every tensor is [B, H, W, C] so the linears are plain matmuls over the last axis (no permutes);
+convolutions see an NCHW *view* with channels-last strides, which cuDNN/oneDNN run natively.
+Layer facts follow ``hmkx/HiNeRV:models/layers.py`` (inr_codecs.md §1.2).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from mvhinerv.model.coded import CodedParam
+from mvhinerv.model.upsample import LN_EPS
+
+
+def conv2d_nhwc(x: Tensor, weight: Tensor, bias: Tensor | None, groups: int = 1) -> Tensor:
+    """'Same' zero-padded convolution of channels-last ``x`` [B, H, W, C_in] → [B, H, W, C_out]."""
+    pad = weight.shape[-1] // 2
+    y = F.conv2d(x.permute(0, 3, 1, 2), weight, bias, padding=pad, groups=groups)
+    return y.permute(0, 2, 3, 1)
+
+
+def depthwise3x3_shift(x: Tensor, weight: Tensor) -> Tensor:
+    """Depthwise 3×3 'same' convolution as nine shifted multiply-adds ([B, H, W, C]).
+
+    Same result as :func:`conv2d_nhwc` with ``groups=C``; under ``torch.compile`` the nine reads
+    fuse with the following LayerNorm into one memory pass (HiNeRV is bound by such
+    memory-heavy layers, inr_codecs.md §9). Slower in eager mode.
+    """
+    h, w = x.shape[1], x.shape[2]
+    xp = F.pad(x, (0, 0, 1, 1, 1, 1))
+    k = weight.view(weight.shape[0], 9).to(x.dtype)
+    out = xp[:, 0:h, 0:w] * k[:, 0]
+    for tap in range(1, 9):
+        dy, dx = divmod(tap, 3)
+        out = out + xp[:, dy:dy + h, dx:dx + w] * k[:, tap]
+    return out
+
+
+def _linear_init(weight: Tensor) -> None:
+    """PyTorch's default Linear/Conv init (kaiming-uniform, a=√5), as HiNeRV inherits."""
+    nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+
+
+class Stem(nn.Module):
+    """k×k convolution, base channels → C, with bias, no norm or activation (HiNeRV conv_stem).
+
+    ``weight``: [C, C_base, k, k]; ``bias``: [C] (zero-initialised).
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(c_out, c_in, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(c_out))
+        _linear_init(self.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """[B, H, W, C_base] → [B, H, W, C]."""
+        return conv2d_nhwc(x, self.weight, self.bias)
+
+    def coded(self, prefix: str) -> list[CodedParam]:
+        return [CodedParam(f"{prefix}weight", "weight", None, 0),
+                CodedParam(f"{prefix}bias", "bias", None, 0)]
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise 3×3 → LayerNorm (no affine, eps 1e-6) → Linear C1→e·C2 → GELU → Linear → C2.
+
+    No biases anywhere (HiNeRV ``block_bias False``); the residual is added only when C1 = C2.
+    ``dwconv``: [C1, 1, 3, 3]; ``fc1``: [e·C2, C1]; ``fc2``: [C2, e·C2].
+    """
+
+    def __init__(self, c1: int, c2: int, expansion: int, dwconv: str = "conv") -> None:
+        super().__init__()
+        hidden = expansion * c2
+        self.dwconv = nn.Parameter(torch.empty(c1, 1, 3, 3))
+        self.fc1 = nn.Parameter(torch.empty(hidden, c1))
+        self.fc2 = nn.Parameter(torch.empty(c2, hidden))
+        for p in (self.dwconv, self.fc1, self.fc2):
+            _linear_init(p)
+        self.residual = c1 == c2
+        self.dwconv_impl = dwconv
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """[B, H, W, C1] → [B, H, W, C2]; ``mask`` [B, H, W, 1] zeroes out-of-frame positions."""
+        if self.dwconv_impl == "shift":
+            y = depthwise3x3_shift(x, self.dwconv)
+        else:
+            y = conv2d_nhwc(x, self.dwconv, None, groups=x.shape[-1])
+        y = F.layer_norm(y, (y.shape[-1],), eps=LN_EPS)
+        y = F.linear(F.gelu(F.linear(y, self.fc1)), self.fc2)
+        if self.residual:
+            y = y + x
+        if mask is not None:
+            y = y * mask.to(y.dtype)
+        return y
+
+    def coded(self, prefix: str) -> list[CodedParam]:
+        return [CodedParam(f"{prefix}{n}", "weight", None, 0) for n in ("dwconv", "fc1", "fc2")]
+
+
+class Head(nn.Module):
+    """Linear C_last → outputs with bias, then sigmoid: RGB and normalised depth in [0, 1].
+
+    ``weight``: [outputs, C_last]; ``bias``: [outputs] (zero-initialised).
+    """
+
+    def __init__(self, c_in: int, outputs: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(outputs, c_in))
+        self.bias = nn.Parameter(torch.zeros(outputs))
+        _linear_init(self.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(F.linear(x, self.weight, self.bias))
+
+    def coded(self, prefix: str) -> list[CodedParam]:
+        return [CodedParam(f"{prefix}weight", "weight", None, 0),
+                CodedParam(f"{prefix}bias", "bias", None, 0)]
