@@ -13,7 +13,13 @@ from mvhinerv.cli.group import main
 # One module per command family; each registers its commands on ``main`` when imported.
 _COMMAND_MODULES = (
     "env",
+    "arch",
     "ctc_cmd",
+    "metrics",
+    "synth",
+    "content",
+    "info",
+    "codec",
 )
 
 for _name in _COMMAND_MODULES:

@@ -1,0 +1,118 @@
+"""One training step and the whole-frame evaluation, as plain functions of tensors.
+
+The step is the unit ``torch.compile`` sees (on CUDA): quantise the parameters (mode fixed per
+phase, the Quant-Noise rate ``p`` a 0-dim tensor so changing it does not recompile), run the
+network with ``torch.func.functional_call`` under bf16 autocast, compute D in float32 and, when
+the phase has the rate term, ``loss = R / num_pixels + λ·D`` with R from the float32 rate model.
+It returns tensors only: the loop reads them back to the host every ``log_every`` steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from mvhinerv.quant import QuantSteps, quantized_parameters, rate_bits
+from mvhinerv.train.data import Batch, PatchSampler
+from mvhinerv.train.losses import LossWeights, distortion
+from mvhinerv.train.schedule import Phase
+
+StepFn = Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSetup:
+    """What a phase's step function is built from."""
+
+    mode: str  # quantiser: none | noise | hard
+    rate: bool
+    lam: float
+    num_pixels: int
+    weights: LossWeights
+    bf16: bool
+
+
+def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when asked; float32 elsewhere."""
+    if device.type == "cuda" and bf16:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def make_step_fn(model: nn.Module, steps: QuantSteps, setup: StepSetup, device: torch.device) -> StepFn:
+    """``fn(views, frames, y0, x0, target, mask, p, patch) -> (loss, D, mse_rgb, mse_depth, bits)``.
+
+    ``bits`` is the relaxed rate R (0 when the phase has no rate term); all outputs are 0-dim.
+    """
+
+    def step_fn(views, frames, y0, x0, target, mask, p, patch):
+        params = dict(model.named_parameters())
+        used = quantized_parameters(params, steps, setup.mode, p)
+        with autocast(device, setup.bf16):
+            pred = functional_call(model, used, (views, frames), {"y0": y0, "x0": x0, "patch": patch})
+        d = distortion(pred, target, mask, setup.weights)
+        if setup.rate:
+            bits = rate_bits(params, steps)
+            loss = bits / setup.num_pixels + setup.lam * d.total
+        else:
+            bits = torch.zeros((), device=target.device)
+            loss = d.total
+        return loss, d.total, d.mse_rgb, d.mse_depth, bits
+
+    return step_fn
+
+
+def make_optimizer(model: nn.Module, steps: QuantSteps, phase: Phase, lr_scale: float = 1.0) -> torch.optim.Optimizer:
+    """Adam (β 0.9/0.999, no weight decay; fused on CUDA): the network at ``phase.lr`` and, in
+    quantised phases, the log-steps at ``phase.lr_step`` (both × ``lr_scale``). Each group
+    remembers its ``peak`` lr, which the loop scales by the warm-up/cosine factor every step."""
+    lr, lr_step = phase.lr * lr_scale, phase.lr_step * lr_scale
+    groups = [{"params": list(model.parameters()), "lr": lr, "peak": lr}]
+    if phase.quant != "none":
+        groups.append({"params": list(steps.parameters()), "lr": lr_step, "peak": lr_step})
+    fused = next(model.parameters()).device.type == "cuda"
+    return torch.optim.Adam(groups, betas=(0.9, 0.999), fused=fused)
+
+
+def train_iteration(fn: StepFn, batch: Batch, p: torch.Tensor, optimizer: torch.optim.Optimizer,
+                    clip: list[torch.Tensor], grad_clip: float) -> torch.Tensor:
+    """One optimiser step; returns ``[loss, D, mse_rgb, mse_depth, bits]`` on the device (no sync).
+
+    Only the network's gradient norm (``clip``) is clipped, as in HiNeRV; the log-steps are not
+    (Adam normalises their updates, and their rate gradients would dominate a joint norm).
+    """
+    out = fn(batch.views, batch.frames, batch.y0, batch.x0, batch.target, batch.mask, p, batch.patch)
+    out[0].backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(clip, grad_clip, foreach=True)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return torch.stack([o.detach().float() for o in out])
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, sampler: PatchSampler, *, steps: QuantSteps | None = None, batch: int = 4,
+             bf16: bool = False) -> dict[str, float]:
+    """Whole-frame (frame mode) MSE of texture and depth level over all views and frames.
+
+    With ``steps`` the parameters are hard-quantised (the exported integers × steps), else the
+    model runs as it is.
+    """
+    device = sampler.data.frames.device
+    params = dict(model.named_parameters())
+    used = params if steps is None else quantized_parameters(params, steps, "hard")
+    sse_rgb = torch.zeros((), dtype=torch.float64, device=device)
+    sse_depth = torch.zeros((), dtype=torch.float64, device=device)
+    for b in sampler.frames_batches(batch):
+        with autocast(device, bf16):
+            pred = functional_call(model, used, (b.views, b.frames), {"y0": None, "x0": None, "patch": None})
+        err = pred.float() - b.target
+        sse_rgb += err[:, :3].double().square().sum()
+        sse_depth += err[:, 3].double().square().sum()
+    pixels = sampler.data.num_pixels
+    return {"mse_rgb": float(sse_rgb) / (3 * pixels), "mse_depth": float(sse_depth) / pixels}

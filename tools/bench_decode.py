@@ -1,0 +1,143 @@
+"""Decoder speed: frames/s per view at 1080p (S, M presets) and entropy decoding per megabyte.
+
+    python tools/bench_decode.py --device auto --out bench_decode.json
+    python tools/bench_decode.py --device cpu --frames 2 --presets S    # a quick CPU run
+
+Per preset, a randomly initialised model of the right architecture (speed does not depend on the
+parameter values) renders frames in frame mode, as ``mvcodec decode`` does: ``render`` alone
+(network forward) and ``render + samples`` (plus RGB → YUV 4:2:0 10-bit and depth → 16-bit).
+On CUDA: bf16 autocast (as the decoder), CUDA-synchronised timing, warm-up frames first.
+
+Entropy decoding: the model's parameters quantised with 7-bit steps (``QuantSteps.fit``) are
+written into a real bitstream and read back (``bitstream.read_bitstream``): seconds per megabyte
+of file and millions of symbols per second (CPU: the range coder is constriction's, on the host).
+The MISSION goal is ≥ 60 frames/s per 1080p view for S on one H200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bitstream import BitstreamContents, CameraParams, SequenceParams, read_bitstream, write_bitstream  # noqa: E402
+from mvhinerv.arch import arch_from_preset, count_parameters, macs_per_pixel  # noqa: E402
+from mvhinerv.codec import render, to_samples  # noqa: E402
+from mvhinerv.model import MVHiNeRV  # noqa: E402
+from mvhinerv.quant import QuantSteps, export_quantized  # noqa: E402
+from mvhinerv.train.loop import resolve_device  # noqa: E402
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_frames(fn, frames: int, warmup: int, device: torch.device) -> float:
+    """Frames per second of ``fn(frame_index)`` over ``frames`` calls after ``warmup`` calls."""
+    for t in range(warmup):
+        fn(t)
+    _sync(device)
+    t0 = time.perf_counter()
+    for t in range(frames):
+        fn(t)
+    _sync(device)
+    return frames / (time.perf_counter() - t0)
+
+
+def bench_render(preset: str, width: int, height: int, clip_frames: int, frames: int, warmup: int,
+                 device: torch.device) -> dict:
+    arch = arch_from_preset(preset, width, height, clip_frames, 1)
+    model = MVHiNeRV(arch).to(device).eval()
+    n = lambda t: [t % clip_frames]  # noqa: E731
+    render_fps = time_frames(lambda t: render(model, 0, n(t)), frames, warmup, device)
+    full_fps = time_frames(lambda t: to_samples(render(model, 0, n(t)), arch, 10), frames, warmup, device)
+    return {
+        "preset": preset,
+        "size": f"{width}x{height}",
+        "params": count_parameters(arch)["total"],
+        "macs_per_pixel": macs_per_pixel(arch)["total"],
+        "render_fps": render_fps,
+        "render_and_samples_fps": full_fps,
+        "model": model,
+        "arch": arch,
+    }
+
+
+def bench_entropy(model: torch.nn.Module, arch, repeats: int) -> dict:
+    """Write the model's 7-bit quantised parameters to a bitstream; time reading it back."""
+    steps = QuantSteps(model, model.coded_parameters())
+    steps.fit(model, 7)
+    tensors = tuple(export_quantized(model, steps))
+    cam = CameraParams("v0", True, "Perspective", (arch.width, arch.height), (0.0,) * 3, (0.0,) * 3,
+                       (0.5, 25.0), False, (1000.0, 1000.0, arch.width / 2, arch.height / 2))
+    seq = SequenceParams("bench", 30.0, arch.frames, 0, 10, 16, (cam,))
+    data = write_bitstream(BitstreamContents(seq, arch.to_dict(), tensors))
+    symbols = sum(t.numel for t in tensors)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        read_bitstream(data)
+        best = min(best, time.perf_counter() - t0)
+    return {
+        "file_bytes": len(data),
+        "symbols": symbols,
+        "seconds": best,
+        "seconds_per_megabyte": best / (len(data) / 1e6),
+        "msymbols_per_second": symbols / best / 1e6,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    ap.add_argument("--presets", default="S,M")
+    ap.add_argument("--size", default="1920x1080")
+    ap.add_argument("--clip-frames", type=int, default=65, help="frames the model represents")
+    ap.add_argument("--frames", type=int, default=None, help="timed frames (default: 30 on CUDA, 2 on CPU)")
+    ap.add_argument("--warmup", type=int, default=None, help="untimed frames first (default: 5 CUDA, 1 CPU)")
+    ap.add_argument("--repeats", type=int, default=3, help="entropy decoding repeats (best is kept)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    frames = args.frames or (30 if device.type == "cuda" else 2)
+    warmup = args.warmup if args.warmup is not None else (5 if device.type == "cuda" else 1)
+    width, height = (int(x) for x in args.size.lower().split("x"))
+    results = []
+    for preset in args.presets.split(","):
+        r = bench_render(preset, width, height, args.clip_frames, frames, warmup, device)
+        r["entropy"] = bench_entropy(r.pop("model").cpu(), r.pop("arch"), args.repeats)
+        results.append(r)
+        e = r["entropy"]
+        print(f"{preset} {r['size']}: {r['params'] / 1e6:.2f} M params, {r['macs_per_pixel'] / 1e3:.0f} k MAC/px; "
+              f"render {r['render_fps']:.2f} frames/s, render+samples {r['render_and_samples_fps']:.2f} frames/s "
+              f"per view; entropy decode {e['seconds_per_megabyte']:.3f} s/MB "
+              f"({e['msymbols_per_second']:.2f} Msym/s, {e['file_bytes']} bytes)")
+    report = {
+        "benchmark": "decode",
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "timed_frames": frames,
+        "warmup_frames": warmup,
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "results": results,
+    }
+    if args.out is not None:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
