@@ -4,6 +4,12 @@
 (so an interrupted sweep resumes where it stopped), records a failed job with its error without
 stopping the sweep, and writes ``DIR/report.md`` (:mod:`ctc.report`).
 
+Failure policy (``docs/ctc.md``, "What fails how"): mistakes in CTC.yaml and missing sequence
+files are :class:`~ctc.errors.InputError` raised before anything is written; whatever depends on
+the machine or the run (a codec that cannot be set up here, an encoder or evaluation that raises)
+is a ``failed`` result file and the sweep goes on; Ctrl-C leaves no result file for the running
+job (each is written atomically once the job has ended).
+
 Codecs are seen through the small :class:`Codec` protocol. The anchors (:mod:`ctc.anchors`) are
 built here; the MV-HiNeRV codec is added by the CLI (``ctc`` never imports ``mvhinerv``), which
 passes a factory for the codec types it knows.
@@ -146,6 +152,8 @@ def load_ctc_config(path: str | Path) -> CtcConfig:
             raise FormatError(path, f"codecs[{i}]: unknown type {ctype!r} (mvhinerv, vvenc, x265)")
         rate_points = _rate_points(path, i, ctype, entry)
         options = {k: v for k, v in entry.items() if k not in ("name", "type", "lambdas", "qps", "rate_points")}
+        if ctype != "mvhinerv":
+            _check_anchor(path, i, ctype, options, rate_points)
         codecs.append(CodecSpec(name=str(entry.get("name", ctype)), type=ctype,
                                 rate_points=tuple(rate_points), options=options))
     if not codecs:
@@ -163,12 +171,44 @@ def load_ctc_config(path: str | Path) -> CtcConfig:
     frames = raw.get("frames")
     if frames is not None and (not isinstance(frames, int) or frames < 1):
         raise FormatError(path, f"frames must be a positive integer, got {frames!r}")
+    device = str(raw.get("device", "auto"))
+    if device not in ("auto", "cpu", "cuda"):
+        raise FormatError(path, f"device must be auto, cpu or cuda, got {device!r}")
     bd_method = str(raw.get("bd_method", "pchip"))
     if bd_method not in ("pchip", "cubic", "akima"):
         raise FormatError(path, f"bd_method must be pchip, cubic or akima, got {bd_method!r}")
+    for i, spec in enumerate(sequences):
+        if spec.content is not None:
+            _check_content(path, i, spec.content, spec.scale)
     return CtcConfig(name=str(raw.get("name", path.stem)), sequences=tuple(sequences), codecs=tuple(codecs),
-                     frames=frames, synthesis=synthesis, device=str(raw.get("device", "auto")),
+                     frames=frames, synthesis=synthesis, device=device,
                      bd_method=bd_method)
+
+
+def _check_content(path: Path, i: int, content: str, scale: str) -> None:
+    """A built-in sequence must exist at that scale: caught when the file is read, not mid-sweep."""
+    from ctc.content import CATALOG, SCALES
+
+    if content not in CATALOG:
+        raise FormatError(path, f"sequences[{i}]: unknown content {content!r} (mvcodec content list)")
+    if scale not in SCALES:
+        raise FormatError(path, f"sequences[{i}]: unknown scale {scale!r} ({', '.join(SCALES)})")
+
+
+def _check_anchor(path: Path, i: int, ctype: str, options: Mapping[str, Any], points: list[dict[str, Any]]) -> None:
+    """Anchor options and QPs are checked when the file is read (pure checks: no ffmpeg needed).
+
+    So a typo is a one-line error before any job runs, while a missing encoder (which depends on
+    the machine, not the file) becomes a recorded job failure (:class:`UnavailableCodec`).
+    """
+    from ctc.anchors import RatePoint, SimulcastSettings
+
+    try:
+        SimulcastSettings.from_options(ctype, options)  # type: ignore[arg-type]
+        for point in points:
+            RatePoint.from_mapping(point, ctype)  # type: ignore[arg-type]
+    except InputError as err:
+        raise FormatError(path, f"codecs[{i}]: {err}") from None
 
 
 def _rate_points(path: Path, i: int, ctype: str, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -240,6 +280,38 @@ def anchor_codec(spec: CodecSpec, config: CtcConfig) -> Codec:
     return make_anchor_codec(spec.name, spec.type, dict(spec.options))
 
 
+class CodecUnavailableError(RuntimeError):
+    """The codec could not be set up on this machine (its factory failed), so its jobs fail."""
+
+
+class UnavailableCodec:
+    """Stands in for a codec whose factory failed here (no ffmpeg, no encoder, no CUDA...).
+
+    Every job of that codec is then *recorded* as failed with the reason and the sweep goes on:
+    what a codec needs depends on the machine, not on CTC.yaml, and a sweep may be split between
+    machines (MV-HiNeRV on a GPU host, the anchors where the encoders are), each finishing the
+    other's failed jobs with ``--retry-failed``. Mistakes in CTC.yaml are caught when it is read.
+    """
+
+    def __init__(self, name: str, error: Exception) -> None:
+        self.name = name
+        self.reason = f"{type(error).__name__}: {error}"
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"unavailable": self.reason}
+
+    def run(self, sequence: Path, rate_point: Mapping[str, Any], work_dir: Path, frames: int | None) -> CodecRun:
+        raise CodecUnavailableError(f"codec {self.name} is unavailable here: {self.reason}")
+
+
+def build_codec(factory: CodecFactory, spec: CodecSpec, config: CtcConfig) -> Codec:
+    """``factory(spec, config)``, or an :class:`UnavailableCodec` carrying the reason it failed."""
+    try:
+        return factory(spec, config)
+    except Exception as err:  # noqa: BLE001  (any set-up failure is recorded per job)
+        return UnavailableCodec(spec.name, err)
+
+
 # --------------------------------------------------------------------------------------------
 # Jobs
 # --------------------------------------------------------------------------------------------
@@ -278,10 +350,11 @@ def git_revision() -> str:
 
 
 def prepare_sequence(spec: SequenceSpec, out_dir: Path, device: str) -> Path:
-    """The ``seq.yaml`` of a sweep sequence; built-in content is made once into ``out_dir/content``."""
+    """The ``seq.yaml`` of a sweep sequence; built-in content is made once into ``out_dir/content``.
+
+    (A ``path`` sequence is returned as is: :func:`check_runnable` has seen that it exists.)
+    """
     if spec.path is not None:
-        if not Path(spec.path).is_file():
-            raise MissingFileError(spec.path, "sequence not found")
         return Path(spec.path)
     from ctc.content import make_sequence
 
@@ -293,7 +366,9 @@ def prepare_sequence(spec: SequenceSpec, out_dir: Path, device: str) -> Path:
 
 
 def limit_frames(seq_path: Path, frames: int | None, work_dir: Path) -> Path:
-    """A ``seq.yaml`` in ``work_dir`` for the first ``frames`` frames of ``seq_path`` (itself if None).
+    """A ``seq.yaml`` in ``work_dir`` for the first ``frames`` frames of ``seq_path``.
+
+    ``seq_path`` itself when ``frames`` is None or not below its frame count.
 
     The derived file points at the original JSON and YUV files, so nothing is copied.
     """
@@ -301,9 +376,10 @@ def limit_frames(seq_path: Path, frames: int | None, work_dir: Path) -> Path:
 
     if frames is None:
         return Path(seq_path)
-    spec = load_sequence(seq_path).spec
-    if spec.frames is not None and spec.frames <= frames:
+    mvv = load_sequence(seq_path)
+    if mvv.num_frames <= frames:
         return Path(seq_path)
+    spec = mvv.spec
     target = Path(work_dir) / "seq.limited.yaml"
     write_seq_yaml(dataclasses.replace(spec, frames=frames), target)
     return target
@@ -321,7 +397,11 @@ def _erp_range(camera) -> tuple[tuple[float, float], tuple[float, float]] | None
 
 
 def view_metrics(ref_tex, test_tex, ref_depth, test_depth, camera) -> dict[str, float]:
-    """Metrics of one frame of one view: texture planes ``(Y, U, V)`` and 16-bit depth samples."""
+    """Metrics of one frame of one view: texture planes ``(Y, U, V)`` and 16-bit depth samples.
+
+    Keys as :mod:`ctc.metrics.aggregate` (``y_psnr`` … ``yuv_psnr``, ``ivpsnr``; ``ws_*`` for
+    equirectangular cameras) plus ``depth_psnr``.
+    """
     from ctc import metrics as M
 
     bits = camera.bit_depth_color
@@ -332,9 +412,17 @@ def view_metrics(ref_tex, test_tex, ref_depth, test_depth, camera) -> dict[str, 
     return out
 
 
-def _mean_over_frames(per_frame: list[dict[str, float]]) -> dict[str, float]:
-    keys = per_frame[0].keys() if per_frame else []
-    return {k: float(np.mean([f[k] for f in per_frame])) for k in keys}
+def aggregate_per_view(per_view: Mapping[str, list[dict[str, float]]]) -> tuple[dict[str, Any], dict[str, float]]:
+    """Per-frame values of each view → ``({view: {"per_frame", "mean"}}, mean over views)``.
+
+    MPEG practice (miv_ctc.md §1.6): a view's value is the mean of its per-frame dB values, the
+    sequence's the mean of the views' values (keys common to all views; none without views).
+    """
+    from ctc.metrics.aggregate import aggregate_views, mean_of
+
+    blocks = {name: {"per_frame": frames, "mean": mean_of(frames)} for name, frames in per_view.items()}
+    mean = aggregate_views({name: b["mean"] for name, b in blocks.items()})["mean"] if blocks else {}
+    return blocks, mean
 
 
 def evaluate_decoded(original: Path, decoded: Path, frames: int | None) -> dict[str, Any]:
@@ -346,23 +434,16 @@ def evaluate_decoded(original: Path, decoded: Path, frames: int | None) -> dict[
     n = min(ref.num_frames, frames or ref.num_frames)
     if test.num_frames < n:
         raise FormatError(decoded, f"decoded sequence has {test.num_frames} frames, expected {n}")
-    views: dict[str, Any] = {}
+    per_view: dict[str, list[dict[str, float]]] = {}
     for view in ref.views:
         if view not in test.views:
             raise FormatError(decoded, f"decoded sequence lacks view {view}")
-        per_frame = []
         camera = ref.camera(view)
-        for t in range(n):
-            per_frame.append(view_metrics(ref.texture_yuv(view, t, 1), test.texture_yuv(view, t, 1),
-                                          ref.depth_samples(view, t, 1), test.depth_samples(view, t, 1), camera))
-        views[view] = {"per_frame": per_frame, "mean": _mean_over_frames(per_frame)}
-    return {"views": views, "mean": _mean_over_views(views)}
-
-
-def _mean_over_views(views: Mapping[str, Any]) -> dict[str, float]:
-    means = [v["mean"] for v in views.values()]
-    keys = means[0].keys() if means else []
-    return {k: float(np.mean([m[k] for m in means])) for k in keys}
+        per_view[view] = [view_metrics(ref.texture_yuv(view, t, 1), test.texture_yuv(view, t, 1),
+                                       ref.depth_samples(view, t, 1), test.depth_samples(view, t, 1), camera)
+                          for t in range(n)]
+    views, mean = aggregate_per_view(per_view)
+    return {"views": views, "mean": mean}
 
 
 def evaluate_synthesis(original: Path, decoded: Path, frames: int | None, device: str,
@@ -374,7 +455,7 @@ def evaluate_synthesis(original: Path, decoded: Path, frames: int | None, device
 
     ref = load_sequence(original)
     n = min(ref.num_frames, frames or ref.num_frames)
-    cameras: dict[str, Any] = {}
+    per_camera: dict[str, list[dict[str, float]]] = {}
     for cam in ref.sequence.held_out_cameras:
         try:
             truth = ref.open_view(cam.name)
@@ -386,24 +467,31 @@ def evaluate_synthesis(original: Path, decoded: Path, frames: int | None, device
                             device=device)
         tex = YuvReader(out_tex, cam.width, cam.height, "yuv420p10le")
         dep = YuvReader(out_depth, cam.width, cam.height, "yuv420p16le")
-        per_frame = []
-        for t in range(n):
-            per_frame.append(view_metrics(truth.texture_yuv(t, 1), tex.read(t, 1),
-                                          truth.depth_samples(t, 1), dep.read_luma(t, 1), cam))
-        cameras[cam.name] = {"per_frame": per_frame, "mean": _mean_over_frames(per_frame)}
+        per_camera[cam.name] = [view_metrics(truth.texture_yuv(t, 1), tex.read(t, 1),
+                                             truth.depth_samples(t, 1), dep.read_luma(t, 1), cam)
+                                for t in range(n)]
         out_tex.unlink(missing_ok=True)
         out_depth.unlink(missing_ok=True)
-    return {"cameras": cameras, "mean": _mean_over_views(cameras)}
+    cameras, mean = aggregate_per_view(per_camera)
+    return {"cameras": cameras, "mean": mean}
 
 
 # --------------------------------------------------------------------------------------------
 # The sweep
 # --------------------------------------------------------------------------------------------
 
+RESULT_KEYS = ("sequence", "codec", "codec_type", "label", "status")
+"""Keys every result file has (``ok`` results add rate, timing and metric keys: ``docs/ctc.md``)."""
+
 
 def run_job(job: Job, codec: Codec, seq_path: Path, config: CtcConfig, out_dir: Path,
             environment: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one job and return its result record (``status`` ``ok`` or ``failed``)."""
+    """Run one job and return its result record (``status`` ``ok`` or ``failed``).
+
+    Any exception of the codec or the evaluation makes a ``failed`` record (error and traceback)
+    instead of stopping the sweep; ``KeyboardInterrupt`` is not caught, so Ctrl-C stops the sweep
+    and, as the record is written by the caller only after this returns, leaves no result file.
+    """
     from ctc.sequence import load_sequence
 
     work = out_dir / "work" / job.sequence.name / job.codec.name / job.label
@@ -415,11 +503,11 @@ def run_job(job: Job, codec: Codec, seq_path: Path, config: CtcConfig, out_dir: 
         "codec_type": job.codec.type,
         "rate_point": dict(job.rate_point),
         "label": job.label,
-        "codec_description": dict(codec.describe()),
         "environment": dict(environment),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "started": _now(),
     }
     try:
+        record["codec_description"] = dict(codec.describe())
         mvv = load_sequence(seq_path)
         frames = min(mvv.num_frames, config.frames or mvv.num_frames)
         run = codec.run(seq_path, job.rate_point, work, config.frames)
@@ -441,13 +529,30 @@ def run_job(job: Job, codec: Codec, seq_path: Path, config: CtcConfig, out_dir: 
         if config.synthesis is not None and config.synthesis.held_out:
             limit = config.synthesis.max_frames or config.frames
             record["synthesis"] = evaluate_synthesis(seq_path, run.decoded, limit, config.device, work)
-    except KeyboardInterrupt:
-        raise
-    except Exception as err:  # a failed job is recorded and does not stop the sweep
+    except Exception as err:  # noqa: BLE001  (a failed job is recorded and does not stop the sweep)
         record.update({"status": "failed", "error": f"{type(err).__name__}: {err}",
                        "traceback": traceback.format_exc(limit=8)})
-    record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    record["finished"] = _now()
     return record
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def check_runnable(config: CtcConfig, factories: Mapping[str, CodecFactory]) -> None:
+    """Problems that would stop the sweep half-way, raised before anything is written.
+
+    Raises:
+        InputError: a codec type without a factory here.
+        MissingFileError: a ``path`` sequence that does not exist.
+    """
+    for spec in config.codecs:
+        if spec.type not in factories:
+            raise InputError(f"codec {spec.name}", f"no codec of type {spec.type!r} is available here")
+    for seq in config.sequences:
+        if seq.path is not None and not Path(seq.path).is_file():
+            raise MissingFileError(seq.path, f"sequence {seq.name} not found")
 
 
 def run_ctc(config: CtcConfig, out_dir: str | Path, *, extra_factories: Mapping[str, CodecFactory] | None = None,
@@ -455,15 +560,19 @@ def run_ctc(config: CtcConfig, out_dir: str | Path, *, extra_factories: Mapping[
     """Run (or resume) a sweep and write ``out_dir/report.md``; returns all job records.
 
     A job whose result file exists with status ``ok`` is skipped (resumability); failed jobs are
-    re-run only with ``retry_failed``.
+    re-run only with ``retry_failed``. A codec that cannot be set up here (:class:`UnavailableCodec`)
+    gives failed jobs, not an error. Each result file is written atomically when its job ends.
+
+    Raises:
+        InputError: see :func:`check_runnable`; a result file in ``out_dir`` that is not a result.
     """
     from ctc.environment import environment_report
     from ctc.report import write_report
 
+    factories: dict[str, CodecFactory] = {"vvenc": anchor_codec, "x265": anchor_codec, **(extra_factories or {})}
+    check_runnable(config, factories)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    factories: dict[str, CodecFactory] = {"vvenc": anchor_codec, "x265": anchor_codec}
-    factories.update(extra_factories or {})
     environment = environment_report()
     environment["git"] = git_revision()
     write_bytes_atomic(out_dir / "ctc.resolved.yaml",
@@ -473,25 +582,22 @@ def run_ctc(config: CtcConfig, out_dir: str | Path, *, extra_factories: Mapping[
     records = []
     jobs = plan_jobs(config)
     for index, job in enumerate(jobs, 1):
+        tag = f"[{index}/{len(jobs)}] {job.sequence.name} {job.codec.name} {job.label}"
         path = job.result_path(out_dir)
-        if path.is_file():
-            previous = json.loads(path.read_text())
-            if previous.get("status") == "ok" or not retry_failed:
-                log(f"[{index}/{len(jobs)}] {job.sequence.name} {job.codec.name} {job.label}: "
-                    f"{previous.get('status')} (kept)")
-                records.append(previous)
-                continue
-        if job.codec.type not in factories:
-            raise InputError(job.codec.name, f"no codec of type {job.codec.type!r} is available here")
+        previous = read_result(path) if path.is_file() else None
+        if previous is not None and (previous["status"] == "ok" or not retry_failed):
+            log(f"{tag}: {previous['status']} (kept)")
+            records.append(previous)
+            continue
         if job.codec.name not in codecs:
-            codecs[job.codec.name] = factories[job.codec.type](job.codec, config)
+            codecs[job.codec.name] = build_codec(factories[job.codec.type], job.codec, config)
         if job.sequence.name not in seq_paths:
             seq_paths[job.sequence.name] = prepare_sequence(job.sequence, out_dir, config.device)
-        log(f"[{index}/{len(jobs)}] {job.sequence.name} {job.codec.name} {job.label}: running")
+        log(f"{tag}: running")
         record = run_job(job, codecs[job.codec.name], seq_paths[job.sequence.name], config, out_dir, environment)
         summary = (f"{record['bytes']} B, Y-PSNR {record['metrics']['mean'].get('y_psnr', math.nan):.2f} dB"
                    if record["status"] == "ok" else record["error"])
-        log(f"[{index}/{len(jobs)}] {job.sequence.name} {job.codec.name} {job.label}: {record['status']}: {summary}")
+        log(f"{tag}: {record['status']}: {summary}")
         write_bytes_atomic(path, json.dumps(record, indent=1, default=_json_default).encode())
         records.append(record)
     write_report(config, records, out_dir)
@@ -508,9 +614,33 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
+def read_result(path: str | Path) -> dict[str, Any]:
+    """One job's result file.
+
+    Raises:
+        FormatError: not JSON, or not a job record (lacks one of :data:`RESULT_KEYS`). Result files
+            are written atomically, so this means the file was edited or is not ours.
+    """
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise FormatError(path, f"unreadable job result ({err})") from None
+    if not isinstance(record, dict) or any(k not in record for k in RESULT_KEYS):
+        raise FormatError(path, f"not a job result (needs the keys {', '.join(RESULT_KEYS)})")
+    return record
+
+
 def load_results(out_dir: str | Path) -> list[dict[str, Any]]:
-    """All job records under ``out_dir/jobs`` (for re-reporting and ``mvcodec bdrate``)."""
-    return [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob("jobs/*/*/*.json"))]
+    """All job records under ``out_dir/jobs`` (for re-reporting and ``mvcodec bdrate --results``).
+
+    Raises:
+        MissingFileError: ``out_dir/jobs`` holds no result file.
+        FormatError: a result file is malformed (:func:`read_result`).
+    """
+    paths = sorted(Path(out_dir).glob("jobs/*/*/*.json"))
+    if not paths:
+        raise MissingFileError(Path(out_dir) / "jobs", "no job results (run mvcodec ctc run first)")
+    return [read_result(p) for p in paths]
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -522,7 +652,8 @@ def safe_name(text: str) -> str:
 
 
 __all__ = [
-    "CodecRun", "Codec", "CodecSpec", "CtcConfig", "Job", "SequenceSpec", "SynthesisSpec",
-    "evaluate_decoded", "evaluate_synthesis", "load_ctc_config", "load_results", "plan_jobs",
-    "rate_point_label", "run_ctc", "run_job",
+    "CodecRun", "Codec", "CodecSpec", "CodecUnavailableError", "CtcConfig", "Job", "RESULT_KEYS", "SequenceSpec",
+    "SynthesisSpec", "UnavailableCodec", "aggregate_per_view", "build_codec", "check_runnable",
+    "evaluate_decoded", "evaluate_synthesis", "load_ctc_config", "load_results", "plan_jobs", "rate_point_label",
+    "read_result", "run_ctc", "run_job",
 ]

@@ -1,99 +1,134 @@
 """The CTC report: RD tables, BD-rates, RD plots, fairness notes and the environment.
 
 Written by :func:`ctc.harness.run_ctc` as ``DIR/report.md`` with PNG plots in ``DIR/plots``, and a
-machine-readable ``DIR/summary.json`` (BD-rates per sequence and their means).
+machine-readable ``DIR/summary.json`` (BD-rates per sequence and their means). ``mvcodec bdrate
+--results DIR`` computes its BD-rates with the same :func:`compare`, so both give one number.
 
-BD-rate practice (miv_ctc.md §5): per sequence, on the rate (bytes) and the mean quality of the job
-(mean over frames per view, then over views), PCHIP by default; the overall figure is the
-arithmetic mean of the per-sequence BD-rates. An overlap below 75 % is flagged, not hidden.
+BD-rate practice (miv_ctc.md §5): per sequence, on the rate (bytes: every byte a decoder needs)
+and the mean quality of the job (mean over frames per view, then over views), PCHIP by default;
+the overall figure is the arithmetic mean of the per-sequence BD-rates (NaN, visibly, when one
+sequence has none). An overlap below 75 % and a non-monotone RD curve are flagged, not hidden.
+
+Equirectangular content (miv_ctc.md §1.6: "for ERP sequences PSNR becomes WS-PSNR"): the Y-PSNR
+and YUV-PSNR measures take the job's ``ws_y_psnr`` / ``ws_yuv_psnr`` when its views are ERP (the
+metrics give the ``ws_*`` keys only then; a sequence mixing ERP and perspective views keeps plain
+PSNR, as the ``ws_*`` keys are then not common to all views). The report marks such sequences and
+the result files keep both values.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import time
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ctc.atomic import atomic_path, write_bytes_atomic
+from ctc.errors import InputError
 
-#: The quality measures reported, in table order: (key in the job's metric means, label, source).
-QUALITY_MEASURES: tuple[tuple[str, str, str], ...] = (
-    ("y_psnr", "Y-PSNR", "metrics"),
-    ("yuv_psnr", "YUV-PSNR", "metrics"),
-    ("ivpsnr", "IV-PSNR", "metrics"),
-    ("depth_psnr", "depth PSNR", "metrics"),
-    ("ivpsnr", "synth IV-PSNR", "synthesis"),
-    ("y_psnr", "synth Y-PSNR", "synthesis"),
+
+@dataclasses.dataclass(frozen=True)
+class Measure:
+    """One quality measure of the report: where a job record keeps it and how it is called."""
+
+    name: str
+    """Identifier for ``mvcodec bdrate --measure`` and ``summary.json``."""
+    label: str
+    """Column title in the report."""
+    key: str
+    """Key in the record's ``<source>.mean`` (:mod:`ctc.metrics.aggregate` naming)."""
+    source: str = "metrics"
+    """``metrics`` (decoded source views) or ``synthesis`` (synthesised held-out views)."""
+    erp_key: str | None = None
+    """Key used instead when the record has it, i.e. when the views are ERP (WS-PSNR)."""
+
+
+MEASURES: tuple[Measure, ...] = (
+    Measure("y_psnr", "Y-PSNR", "y_psnr", erp_key="ws_y_psnr"),
+    Measure("yuv_psnr", "YUV-PSNR", "yuv_psnr", erp_key="ws_yuv_psnr"),
+    Measure("ivpsnr", "IV-PSNR", "ivpsnr"),
+    Measure("depth_psnr", "depth PSNR", "depth_psnr"),
+    Measure("synth_ivpsnr", "synth IV-PSNR", "ivpsnr", source="synthesis"),
+    Measure("synth_y_psnr", "synth Y-PSNR", "y_psnr", source="synthesis", erp_key="ws_y_psnr"),
 )
+"""The measures reported, in table order."""
 
 
-def quality(record: Mapping[str, Any], key: str, source: str) -> float:
-    """The mean of measure ``key`` in a job record (NaN when absent)."""
-    block = record.get(source) or {}
-    value = (block.get("mean") or {}).get(key)
+def measure_named(name: str) -> Measure:
+    """The :class:`Measure` called ``name``; :class:`InputError` on ``--measure`` otherwise."""
+    for measure in MEASURES:
+        if measure.name == name:
+            return measure
+    raise InputError("--measure", f"unknown measure {name!r} (known: {', '.join(m.name for m in MEASURES)})")
+
+
+def _means(record: Mapping[str, Any], measure: Measure) -> Mapping[str, Any]:
+    return (record.get(measure.source) or {}).get("mean") or {}
+
+
+def uses_ws_psnr(record: Mapping[str, Any], measure: Measure) -> bool:
+    """True when ``measure`` of this record is WS-PSNR (ERP views)."""
+    return measure.erp_key is not None and measure.erp_key in _means(record, measure)
+
+
+def quality(record: Mapping[str, Any], measure: Measure) -> float:
+    """The job's mean value of ``measure`` in dB (WS-PSNR for ERP views; NaN when absent)."""
+    means = _means(record, measure)
+    value = means.get(measure.erp_key if uses_ws_psnr(record, measure) else measure.key)
     return math.nan if value is None else float(value)
 
 
-def rd_points(records: Iterable[Mapping[str, Any]], sequence: str, codec: str, key: str,
-              source: str) -> tuple[list[float], list[float]]:
-    """(rates in bytes, qualities) of one codec on one sequence, sorted by rate; failed jobs left out."""
-    pts = sorted(
-        (float(r["bytes"]), quality(r, key, source))
-        for r in records
-        if r.get("status") == "ok" and r["sequence"] == sequence and r["codec"] == codec
-    )
-    pts = [p for p in pts if math.isfinite(p[1])]
-    return [p[0] for p in pts], [p[1] for p in pts]
+def _ok(records: Iterable[Mapping[str, Any]], sequence: str, codec: str) -> list[Mapping[str, Any]]:
+    return [r for r in records if r.get("status") == "ok" and r["sequence"] == sequence and r["codec"] == codec]
 
 
-def is_monotone(rates: Sequence[float], qualities: Sequence[float]) -> bool:
-    """True when quality strictly increases with rate (what BD-rate interpolation needs)."""
-    return all(r1 < r2 and q1 < q2 for r1, r2, q1, q2 in zip(rates, rates[1:], qualities, qualities[1:]))
+def rd_points(records: Iterable[Mapping[str, Any]], sequence: str, codec: str, measure: Measure,
+              rate_key: str = "bytes") -> list[tuple[float, float]]:
+    """``[(rate, quality)]`` of one codec on one sequence, sorted by rate.
+
+    Failed jobs and non-finite qualities (a lossless job's infinite PSNR, a missing measure) are
+    left out. ``rate_key``: ``bytes`` (BD-rate) or ``mbps`` (plots).
+    """
+    points = sorted((float(r[rate_key]), quality(r, measure)) for r in _ok(records, sequence, codec))
+    return [p for p in points if math.isfinite(p[1])]
+
+
+def compare(records: Sequence[Mapping[str, Any]], test: str, anchor: str, measure: Measure,
+            method: str) -> dict[str, Any] | None:
+    """BD-rate of codec ``test`` against ``anchor`` on ``measure``, per sequence and mean.
+
+    Returns:
+        :func:`ctc.bdrate.bd_rate_table`'s ``{"method", "rows", "mean"}`` plus ``test``,
+        ``anchor``, ``measure`` (its name) and ``label``; rows carry ``note`` (too few points,
+        not monotone, overlap < 75 %, no points on one side). None when neither codec has a
+        point of this measure anywhere.
+    """
+    from ctc.bdrate import bd_rate_table
+
+    sequences = sorted({r["sequence"] for r in records})
+    anchor_points = {s: p for s in sequences if (p := rd_points(records, s, anchor, measure))}
+    test_points = {s: p for s in sequences if (p := rd_points(records, s, test, measure))}
+    if not anchor_points and not test_points:
+        return None
+    table = bd_rate_table(anchor_points, test_points, method)
+    return {"test": test, "anchor": anchor, "measure": measure.name, "label": measure.label, **table}
 
 
 def bd_rates(records: Sequence[Mapping[str, Any]], codecs: Mapping[str, bool], method: str) -> list[dict[str, Any]]:
-    """BD-rate of every MV-HiNeRV codec against every anchor, per sequence and measure.
+    """:func:`compare` of every codec under test against every anchor, for every measure.
 
     Args:
         records: job records.
         codecs: codec name → True for anchors, False for codecs under test.
         method: ``pchip``, ``cubic`` or ``akima``.
-    Returns:
-        One row per (test, anchor, measure, sequence) with ``bd_rate`` (percent, NaN when it cannot
-        be computed), ``bd_psnr`` (dB), ``low_overlap`` and ``note``.
     """
-    from ctc.bdrate import bd_compare
-
-    sequences = sorted({r["sequence"] for r in records})
-    rows = []
-    for test, test_is_anchor in codecs.items():
-        if test_is_anchor:
-            continue
-        for anchor, is_anchor in codecs.items():
-            if not is_anchor:
-                continue
-            for key, label, source in QUALITY_MEASURES:
-                for seq in sequences:
-                    ra, qa = rd_points(records, seq, anchor, key, source)
-                    rt, qt = rd_points(records, seq, test, key, source)
-                    row = {"test": test, "anchor": anchor, "measure": label, "sequence": seq}
-                    if len(ra) < 2 or len(rt) < 2:
-                        if ra or rt:
-                            rows.append({**row, "bd_rate": math.nan, "bd_psnr": math.nan,
-                                         "low_overlap": False, "note": "fewer than 2 RD points"})
-                        continue
-                    rows.append({**row, **bd_compare(ra, qa, rt, qt, method=method)})
-    return rows
-
-
-def _mean_bd(rows: Sequence[Mapping[str, Any]], test: str, anchor: str, measure: str) -> float:
-    vals = [r["bd_rate"] for r in rows if r["test"] == test and r["anchor"] == anchor and r["measure"] == measure]
-    if not vals or any(not math.isfinite(v) for v in vals):
-        return math.nan
-    return sum(vals) / len(vals)
+    tests = [name for name, is_anchor in codecs.items() if not is_anchor]
+    anchors = [name for name, is_anchor in codecs.items() if is_anchor]
+    found = (compare(records, t, a, m, method) for t in tests for a in anchors for m in MEASURES)
+    return [c for c in found if c is not None]
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -108,17 +143,18 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
     return lines
 
 
-def summary_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The headline: mean BD-rate over sequences of each test codec against each anchor."""
-    pairs = sorted({(r["test"], r["anchor"]) for r in rows})
-    measures = [label for _, label, _ in QUALITY_MEASURES if any(r["measure"] == label for r in rows)]
-    body = [[t, a] + [_mean_bd(rows, t, a, m) for m in measures] for t, a in pairs]
-    return _table(["codec", "anchor"] + [f"BD-rate {m} (%)" for m in measures], body)
+def summary_table(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The headline (Markdown lines): mean BD-rate over sequences of each test codec against each anchor."""
+    pairs = sorted({(c["test"], c["anchor"]) for c in comparisons})
+    labels = [m.label for m in MEASURES if any(c["label"] == m.label for c in comparisons)]
+    means = {(c["test"], c["anchor"], c["label"]): c["mean"]["bd_rate"] for c in comparisons}
+    body = [[t, a, *(means.get((t, a, label), math.nan) for label in labels)] for t, a in pairs]
+    return _table(["codec", "anchor", *(f"BD-rate {label} (%)" for label in labels)], body)
 
 
-def plot_rd(records: Sequence[Mapping[str, Any]], sequence: str, codecs: Sequence[str], key: str, label: str,
-            source: str, path: Path) -> bool:
-    """One RD plot (Mbps vs quality) of every codec on ``sequence``; False when there is nothing to plot."""
+def plot_rd(records: Sequence[Mapping[str, Any]], sequence: str, codecs: Sequence[str], measure: Measure,
+            path: Path) -> bool:
+    """One RD plot (Mbps, log scale, vs quality) of every codec on ``sequence``; False if nothing to plot."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -127,20 +163,15 @@ def plot_rd(records: Sequence[Mapping[str, Any]], sequence: str, codecs: Sequenc
     fig, ax = plt.subplots(figsize=(5.5, 4))
     plotted = False
     for codec in codecs:
-        pts = sorted(
-            (float(r["mbps"]), quality(r, key, source))
-            for r in records
-            if r.get("status") == "ok" and r["sequence"] == sequence and r["codec"] == codec
-        )
-        pts = [p for p in pts if math.isfinite(p[1])]
-        if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=codec)
+        points = rd_points(records, sequence, codec, measure, rate_key="mbps")
+        if points:
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=codec)
             plotted = True
     if plotted:
         ax.set_xscale("log")
         ax.set_xlabel("rate (Mbps, log scale)")
-        ax.set_ylabel(f"{label} (dB)")
-        ax.set_title(f"{sequence}: {label}")
+        ax.set_ylabel(f"{measure.label} (dB)")
+        ax.set_title(f"{sequence}: {measure.label}")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
@@ -150,96 +181,99 @@ def plot_rd(records: Sequence[Mapping[str, Any]], sequence: str, codecs: Sequenc
     return plotted
 
 
-def write_report(config: Any, records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> Path:
-    """Write ``report.md``, ``summary.json`` and the RD plots for a finished (or partial) sweep."""
-    import json
-
+def _sequence_section(seq: str, ok: Sequence[Mapping[str, Any]], comparisons: Sequence[Mapping[str, Any]],
+                      codecs: Sequence[str], out_dir: Path) -> list[str]:
+    """RD table, BD-rates and plots of one sequence."""
     from ctc.harness import safe_name
 
+    mine = sorted((r for r in ok if r["sequence"] == seq), key=lambda r: (r["codec"], r["bytes"]))
+    lines = ["", f"## {seq}", ""]
+    ws = [m.label for m in MEASURES if any(uses_ws_psnr(r, m) for r in mine)]
+    if ws:
+        lines += [f"Equirectangular views: {', '.join(ws)} are WS-PSNR here (miv_ctc.md §1.6); "
+                  "the result files hold both PSNR and WS-PSNR.", ""]
+    shown = [m for m in MEASURES if any(not math.isnan(quality(r, m)) for r in mine)]  # no synthesis: no columns
+    lines += ["### Rate and quality", ""]
+    lines += _table(["codec", "rate point", "bytes", "Mbps", "bpp", *(m.label for m in shown), "enc s", "dec s"],
+                    [[r["codec"], r["label"], r["bytes"], r["mbps"], r["bpp"], *(quality(r, m) for m in shown),
+                      r.get("encode_seconds", math.nan), r.get("decode_seconds", math.nan)] for r in mine])
+    rows = [(c, row) for c in comparisons for row in c["rows"] if row["sequence"] == seq]
+    if rows:
+        lines += ["", "### BD-rate", ""]
+        lines += _table(["codec", "anchor", "measure", "BD-rate (%)", "BD-PSNR (dB)", "flags"],
+                        [[c["test"], c["anchor"], c["label"], row["bd_rate"], row["bd_psnr"], row.get("note") or ""]
+                         for c, row in rows])
+    plots = []
+    for measure in shown:
+        name = f"{safe_name(seq)}_{safe_name(measure.label)}.png"
+        if plot_rd(ok, seq, codecs, measure, out_dir / "plots" / name):
+            plots.append(f"![{seq} {measure.label}](plots/{name})")
+    if plots:
+        lines += ["", "### RD plots", "", *plots]
+    return lines
+
+
+def _fairness_notes(config: Any, records: Sequence[Mapping[str, Any]]) -> list[str]:
+    from ctc.harness import rate_point_label
+
+    lines = []
+    for spec in config.codecs:
+        desc = next((r.get("codec_description") for r in records if r["codec"] == spec.name), None) or {}
+        points = ", ".join(rate_point_label(p) for p in spec.rate_points)
+        described = "; ".join(f"{k}: {v}" for k, v in desc.items()) or "no description recorded"
+        lines.append(f"- **{spec.name}** ({spec.type}): rate points {points}; options "
+                     f"{dict(spec.options) or '{}'}; {described}")
+    lines.append(f"- Frames per sequence: {config.frames or 'all'}; rate counts every byte a decoder needs "
+                 "(the whole MV-HiNeRV file; all texture and depth streams of an anchor).")
+    lines.append("- Quality: mean over frames per view, then over views (miv_ctc.md §1.6); IV-PSNR as the "
+                 "reference software v7.1; WS-PSNR instead of PSNR for equirectangular views; depth PSNR on "
+                 "16-bit normalised-disparity samples.")
+    if config.synthesis is not None:
+        lines.append("- Synthesised views: held-out cameras rendered with our TMIV-style view-weighting "
+                     "synthesizer from the decoded source views, against ground truth.")
+    return lines
+
+
+def write_report(config: Any, records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> Path:
+    """Write ``report.md``, ``summary.json`` and the RD plots for a finished (or partial) sweep.
+
+    Args:
+        config: the sweep's :class:`ctc.harness.CtcConfig` (codecs, anchors, sequences, method).
+        records: job records (:func:`ctc.harness.load_results`), ``ok`` and ``failed``.
+    """
     out_dir = Path(out_dir)
     codecs = {c.name: c.is_anchor for c in config.codecs}
-    rows = bd_rates(records, codecs, config.bd_method)
-    sequences = [s.name for s in config.sequences]
+    comparisons = bd_rates(records, codecs, config.bd_method)
     ok = [r for r in records if r.get("status") == "ok"]
     failed = [r for r in records if r.get("status") != "ok"]
     env = (ok or records or [{}])[0].get("environment", {})
 
     lines = [f"# CTC report: {config.name}", ""]
-    lines.append(f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `mvcodec ctc run`; "
+    lines.append(f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `mvcodec ctc`; "
                  f"{len(ok)} jobs ok, {len(failed)} failed. BD-rate method: {config.bd_method} "
-                 "(per sequence; the overall figure is the mean over sequences; negative = fewer bits).")
+                 "(per sequence, on bytes; the overall figure is the mean over sequences; negative = fewer bits).")
     lines += ["", "## Summary: mean BD-rate over sequences", ""]
-    lines += summary_table(rows) if rows else ["No BD-rate could be computed (need ≥ 2 RD points per curve)."]
-
-    lines += ["", "## Fairness notes", ""]
-    for spec in config.codecs:
-        desc = next((r.get("codec_description") for r in records if r["codec"] == spec.name), {}) or {}
-        points = ", ".join(_rate_label(p) for p in spec.rate_points)
-        lines.append(f"- **{spec.name}** ({spec.type}): rate points {points}; options "
-                     f"{dict(spec.options) or '{}'}; {_describe(desc)}")
-    lines.append(f"- Frames per sequence: {config.frames or 'all'}; rate counts every byte a decoder needs "
-                 "(the whole MV-HiNeRV file; all texture and depth streams of an anchor).")
-    lines.append("- Quality: mean over frames per view, then over views (miv_ctc.md §1.6); IV-PSNR as the "
-                 "reference software v7.1; depth PSNR on 16-bit normalised-disparity samples.")
-    if config.synthesis is not None:
-        lines.append("- Synthesised views: held-out cameras rendered with our TMIV-style view-weighting "
-                     "synthesizer from the decoded source views, against ground truth.")
-
-    for seq in sequences:
-        lines += ["", f"## {seq}", "", "### Rate and quality", ""]
-        body = []
-        for r in sorted((r for r in ok if r["sequence"] == seq), key=lambda r: (r["codec"], r["bytes"])):
-            body.append([r["codec"], r["label"], r["bytes"], r["mbps"], r["bpp"],
-                         *(quality(r, k, s) for k, _, s in QUALITY_MEASURES),
-                         r.get("encode_seconds", math.nan), r.get("decode_seconds", math.nan)])
-        lines += _table(["codec", "rate point", "bytes", "Mbps", "bpp", *(l for _, l, _ in QUALITY_MEASURES),
-                         "enc s", "dec s"], body)
-        seq_rows = [r for r in rows if r["sequence"] == seq]
-        if seq_rows:
-            lines += ["", "### BD-rate", ""]
-            lines += _table(["codec", "anchor", "measure", "BD-rate (%)", "BD-PSNR (dB)", "flags"],
-                            [[r["test"], r["anchor"], r["measure"], r["bd_rate"], r["bd_psnr"],
-                              ("overlap < 75 % " if r.get("low_overlap") else "") + (r.get("note") or "")]
-                             for r in seq_rows])
-        plots = []
-        for key, label, source in QUALITY_MEASURES:
-            name = f"{safe_name(seq)}_{safe_name(label)}.png"
-            if plot_rd(ok, seq, list(codecs), key, label, source, out_dir / "plots" / name):
-                plots.append(f"![{seq} {label}](plots/{name})")
-        if plots:
-            lines += ["", "### RD plots", "", *plots]
-
+    lines += (summary_table(comparisons) if comparisons
+              else ["No BD-rate could be computed (a codec under test and an anchor with RD points are needed)."])
+    lines += ["", "## Fairness notes", "", *_fairness_notes(config, records)]
+    for seq in [s.name for s in config.sequences]:
+        lines += _sequence_section(seq, ok, comparisons, list(codecs), out_dir)
     if failed:
         lines += ["", "## Failed jobs", ""]
         lines += _table(["sequence", "codec", "rate point", "error"],
                         [[r["sequence"], r["codec"], r["label"], r.get("error", "")] for r in failed])
-    lines += ["", "## Environment", ""]
-    lines += [f"- {k}: {v}" for k, v in env.items()]
+    lines += ["", "## Environment", "", *(f"- {k}: {v}" for k, v in env.items())]
     report = out_dir / "report.md"
     write_bytes_atomic(report, ("\n".join(lines) + "\n").encode())
+    summary = {f"{t} vs {a}": {c["label"]: c["mean"]["bd_rate"] for c in comparisons
+                               if (c["test"], c["anchor"]) == (t, a)}
+               for t, a in sorted({(c["test"], c["anchor"]) for c in comparisons})}
     write_bytes_atomic(out_dir / "summary.json", json.dumps(
-        {"bd_rates": rows, "summary": {f"{t} vs {a}": {m: _mean_bd(rows, t, a, m) for m in
-                                                        {r['measure'] for r in rows}}
-                                       for t, a in sorted({(r['test'], r['anchor']) for r in rows})}},
-        indent=1, default=str).encode())
+        {"method": config.bd_method, "comparisons": comparisons, "summary": summary,
+         "failed": [{k: r.get(k) for k in ("sequence", "codec", "label", "error")} for r in failed]},
+        indent=1).encode())
     return report
 
 
-def _rate_label(point: Mapping[str, Any]) -> str:
-    from ctc.harness import rate_point_label
-
-    return rate_point_label(point)
-
-
-def _describe(desc: Mapping[str, Any]) -> str:
-    if not desc:
-        return "no description recorded"
-    return "; ".join(f"{k}: {v}" for k, v in desc.items())
-
-
-def group_by(records: Iterable[Mapping[str, Any]], *keys: str) -> dict[tuple, list[Mapping[str, Any]]]:
-    """Records grouped by the values of ``keys`` (used by tests and tools)."""
-    out: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
-    for r in records:
-        out[tuple(r.get(k) for k in keys)].append(r)
-    return dict(out)
+__all__ = ["MEASURES", "Measure", "bd_rates", "compare", "measure_named", "plot_rd", "quality", "rd_points",
+           "summary_table", "uses_ws_psnr", "write_report"]

@@ -7,12 +7,15 @@ preset (model size), training schedule and device come from the codec's options 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ctc.harness import CodecRun, CodecSpec, CtcConfig
+from mvhinerv.errors import ConfigError
+
 
 
 class MVHiNeRVCodec:
@@ -52,9 +55,52 @@ class MVHiNeRVCodec:
                         decode_seconds=t2 - t1, details=details)
 
 
+@dataclasses.dataclass(frozen=True)
+class CodecOptions:
+    """The options of a ``type: mvhinerv`` codec in CTC.yaml (besides its λ rate points)."""
+
+    preset: str = "S"
+    """Model size (:data:`mvhinerv.arch.PRESETS`)."""
+    schedule: str = "fast"
+    """Training schedule (:data:`mvhinerv.train.SCHEDULES`)."""
+    device: str | None = None
+    """``auto``, ``cpu`` or ``cuda``; None: the sweep's ``device``."""
+
+    @classmethod
+    def from_spec(cls, spec: CodecSpec) -> CodecOptions:
+        """Validated options of ``spec``.
+
+        ``ctc`` cannot check these (it never imports ``mvhinerv``), and a typo found only by the
+        factory mid-sweep would become failed jobs; ``mvcodec ctc run`` calls this before the
+        sweep starts.
+
+        Raises:
+            ConfigError: an unknown option, preset or schedule, a bad device, or a rate point
+                without a positive ``lambda``.
+        """
+        from mvhinerv.arch import PRESETS
+        from mvhinerv.train.schedule import get_schedule
+
+        where = f"codec {spec.name}"
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(spec.options) - set(known))
+        if unknown:
+            raise ConfigError(where, f"unknown option(s) {', '.join(unknown)} (known: {', '.join(known)})")
+        options = cls(**{k: str(v) for k, v in spec.options.items()})
+        if options.preset not in PRESETS:
+            raise ConfigError(where, f"unknown preset {options.preset!r} (known: {', '.join(PRESETS)})")
+        get_schedule(options.schedule)
+        if options.device not in (None, "auto", "cpu", "cuda"):
+            raise ConfigError(where, f"device must be auto, cpu or cuda, got {options.device!r}")
+        for point in spec.rate_points:
+            lam = point.get("lambda")
+            if not isinstance(lam, (int, float)) or not lam > 0:
+                raise ConfigError(where, f"every rate point needs a positive 'lambda', got {dict(point)}")
+        return options
+
+
 def mvhinerv_codec(spec: CodecSpec, config: CtcConfig) -> MVHiNeRVCodec:
-    """The harness factory for codec type ``mvhinerv`` (options: preset, schedule, device)."""
-    options = dict(spec.options)
-    return MVHiNeRVCodec(spec.name, preset=str(options.get("preset", "S")),
-                         schedule=str(options.get("schedule", "fast")),
-                         device=str(options.get("device", config.device)))
+    """The harness factory for codec type ``mvhinerv`` (options: :class:`CodecOptions`)."""
+    options = CodecOptions.from_spec(spec)
+    return MVHiNeRVCodec(spec.name, preset=options.preset, schedule=options.schedule,
+                         device=options.device or config.device)

@@ -1,7 +1,9 @@
 """``mvcodec metrics`` (PSNR / WS-PSNR / IV-PSNR of two raw YUV files) and ``mvcodec bdrate``.
 
-Both are thin: parse options, call :func:`ctc.metrics.compare_yuv_files` or
-:func:`ctc.bdrate.bd_rate_table`, print. Definitions: ``docs/metrics.md``.
+Both are thin: parse options, call :func:`ctc.metrics.compare_yuv_files`,
+:func:`ctc.bdrate.bd_rate_table` (CSV files) or :func:`ctc.report.compare` (``--results DIR``: a
+harness result folder, the report's own numbers), print. Definitions: ``docs/metrics.md``,
+``docs/ctc.md``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ctc.bdrate import METHODS, bd_rate_table, read_rd_csv
 from ctc.errors import InputError
 from ctc.metrics import ErpRange, compare_yuv_files
 from ctc.metrics.aggregate import parse_frames
+from ctc.report import MEASURES
 from mvhinerv.cli.group import main
 
 
@@ -78,25 +81,90 @@ def metrics_command(ref: str, test: str, size: str, pix_fmt: str, frames: str | 
 
 
 @main.command("bdrate")
-@click.option("--anchor", required=True, type=click.Path(dir_okay=False), help="Anchor RD points (CSV).")
-@click.option("--test", required=True, type=click.Path(dir_okay=False), help="Test RD points (CSV).")
+@click.option("--anchor", default=None, help="Anchor: a CSV of RD points; with --results a codec name "
+                                              "(default: every anchor codec in the results).")
+@click.option("--test", default=None, help="Test: a CSV of RD points; with --results a codec name "
+                                           "(default: every MV-HiNeRV codec in the results).")
+@click.option("--results", "results_dir", default=None, type=click.Path(file_okay=False), metavar="DIR",
+              help="A `mvcodec ctc run` output folder: BD-rates from its job results (DIR/jobs).")
+@click.option("--measure", type=click.Choice([m.name for m in MEASURES]), default=None,
+              help="With --results: the quality measure [default: ivpsnr] (Y/YUV-PSNR are WS-PSNR for ERP).")
 @click.option("--method", type=click.Choice(METHODS), default="pchip", show_default=True,
               help="Interpolation: pchip (JVET CTC sheet), cubic (VCEG-M33) or akima.")
-@click.option("--quality", default="psnr", show_default=True, help="Name of the quality column.")
-@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
-def bdrate_command(anchor: str, test: str, method: str, quality: str, as_json: bool) -> None:
+@click.option("--quality", default=None, help="With CSV files: name of the quality column [default: psnr].")
+@click.option("--json", "as_json", is_flag=True, help="Print the table(s) as JSON.")
+def bdrate_command(anchor: str | None, test: str | None, results_dir: str | None, measure: str | None, method: str,
+                   quality: str | None, as_json: bool) -> None:
     """BD-rate (%) and BD-PSNR (dB) of TEST against ANCHOR, per sequence and their mean.
 
-    Each CSV has a header with a ``rate`` column and the quality column (``psnr`` by default) and,
-    optionally, a ``sequence`` column. Rates may be in any unit common to both files.
+    From CSV files: each has a header with a ``rate`` column and the quality column (``psnr`` by
+    default) and, optionally, a ``sequence`` column; rates may be in any unit common to both.
+
+    From harness results (``--results DIR``): rates are the jobs' bytes and quality the job's mean
+    of ``--measure``, exactly as in DIR/report.md; one table per (test, anchor) pair.
     """
+    if results_dir is not None:
+        if quality is not None:
+            raise InputError("--quality", "applies to CSV files; with --results choose --measure")
+        _bdrate_results(results_dir, anchor, test, measure or "ivpsnr", method, as_json)
+        return
+    if measure is not None:
+        raise InputError("--measure", "applies to --results; with CSV files choose --quality")
+    for option, value in (("--anchor", anchor), ("--test", test)):
+        if value is None:
+            raise InputError(option, "a CSV file of RD points is needed (or --results DIR)")
+    quality = quality or "psnr"
     table = bd_rate_table(read_rd_csv(anchor, quality), read_rd_csv(test, quality), method)
     if as_json:
         click.echo(json.dumps(table, indent=2))
         return
+    _echo_bd_table(table, f"BD-{quality} (dB)", method)
+
+
+def _echo_bd_table(table: dict, quality_header: str, method: str) -> None:
+    """One :func:`ctc.bdrate.bd_rate_table` result as aligned text, its mean last."""
     width = max([len("sequence")] + [len(r["sequence"]) for r in table["rows"]])
-    click.echo(f"{'sequence':<{width}}  BD-rate (%)  BD-{quality} (dB)  note")
+    qw = len(quality_header)
+    click.echo(f"{'sequence':<{width}}  BD-rate (%)  {quality_header}  note")
     for row in table["rows"]:
-        click.echo(f"{row['sequence']:<{width}}  {_fmt(row['bd_rate']):>11}  {_fmt(row['bd_psnr']):>14}  {row['note']}")
+        click.echo(f"{row['sequence']:<{width}}  {_fmt(row['bd_rate']):>11}  {_fmt(row['bd_psnr']):>{qw}}  {row['note']}")
     mean = table["mean"]
-    click.echo(f"{'mean':<{width}}  {_fmt(mean['bd_rate']):>11}  {_fmt(mean['bd_psnr']):>14}  ({method})")
+    click.echo(f"{'mean':<{width}}  {_fmt(mean['bd_rate']):>11}  {_fmt(mean['bd_psnr']):>{qw}}  ({method})")
+
+
+def _pick(option: str, given: str | None, codecs: dict[str, str], anchors: bool, results_dir: str) -> list[str]:
+    """The codec named by ``option``, or every anchor (or every non-anchor) codec of the results."""
+    if given is not None:
+        if given not in codecs:
+            raise InputError(option, f"no codec {given!r} in {results_dir} (codecs: {', '.join(codecs)})")
+        return [given]
+    found = [name for name, ctype in codecs.items() if (ctype != "mvhinerv") == anchors]
+    if not found:
+        kind = "anchor (vvenc, x265)" if anchors else "MV-HiNeRV"
+        raise InputError(results_dir, f"no {kind} codec in the results (codecs: {', '.join(codecs)}); "
+                                      f"name one with {option}")
+    return found
+
+
+def _bdrate_results(results_dir: str, anchor: str | None, test: str | None, measure_name: str, method: str,
+                    as_json: bool) -> None:
+    from ctc.harness import load_results
+    from ctc.report import compare, measure_named
+
+    records = load_results(results_dir)
+    codecs = {r["codec"]: r["codec_type"] for r in records}
+    measure = measure_named(measure_name)
+    pairs = [(t, a) for t in _pick("--test", test, codecs, False, results_dir)
+             for a in _pick("--anchor", anchor, codecs, True, results_dir) if t != a]
+    comparisons = [c for t, a in pairs if (c := compare(records, t, a, measure, method)) is not None]
+    if not comparisons:
+        raise InputError("--measure", f"no finished job in {results_dir} has {measure.label} for these codecs")
+    if as_json:
+        click.echo(json.dumps({"results": results_dir, "measure": measure.name, "method": method,
+                               "comparisons": comparisons}, indent=2))
+        return
+    for index, comparison in enumerate(comparisons):
+        if index:
+            click.echo("")
+        click.echo(f"{comparison['test']} vs {comparison['anchor']}: {measure.label}")
+        _echo_bd_table(comparison, f"BD-{measure.label} (dB)", method)
