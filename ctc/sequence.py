@@ -40,6 +40,7 @@ from ctc.errors import FormatError, InputError, MissingFileError
 from ctc.yuv import (
     PixFmt,
     YuvReader,
+    check_frame_range,
     parse_pix_fmt,
     pix_fmt_for,
     pix_fmt_from_filename,
@@ -640,14 +641,8 @@ class View:
 
     def _absolute(self, reader: YuvReader, start: int, count: int | None) -> tuple[int, int]:
         """(file frame index, count) of a range given relative to ``start_frame``."""
-        if count is None:
-            count = self.num_frames - start
-        if start < 0 or count < 0 or start + count > self.num_frames:
-            raise InputError(
-                reader.path,
-                f"frames {start}..{start + count - 1} requested but the sequence has "
-                f"{self.num_frames} frames (from file frame {self.start_frame})",
-            )
+        count = check_frame_range(reader.path, start, count, self.num_frames, "the sequence",
+                                  f" (from file frame {self.start_frame})")
         return self.start_frame + start, count
 
     def texture_yuv(self, start: int = 0, count: int | None = None) -> tuple[np.ndarray, ...]:

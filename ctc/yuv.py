@@ -186,6 +186,32 @@ def _as_planes(planes: Sequence[Any] | np.ndarray, fmt: PixFmt) -> list[np.ndarr
 # reading
 
 
+def check_frame_range(where: str | os.PathLike[str], start: int, count: int | None, available: int,
+                      holder: str = "the file", note: str = "") -> int:
+    """Validate frames ``start .. start+count-1`` of ``available`` and return the count.
+
+    One rule for every frame range the CTC code reads (a file's, or a sequence's window onto
+    its files): ``count=None`` means "to the end"; a negative start or count, or a range past
+    the last frame, is the caller's mistake, reported against ``where``.
+
+    Args:
+        holder, note: name what has the ``available`` frames in the error message,
+            "… requested but {holder} has {available} frames{note}".
+
+    Raises:
+        InputError: the range does not fit in ``available`` frames.
+    """
+    if count is None:
+        count = max(available - start, 0)
+    has = f"{holder} has {available} frames{note}"
+    if start < 0 or count < 0:
+        raise InputError(where, f"negative frame range (start {start}, count {count}) requested; {has}")
+    if start + count > available:
+        span = f"frames {start}..{start + count - 1}" if count else f"frame {start}"
+        raise InputError(where, f"{span} requested but {has}")
+    return count
+
+
 class YuvReader:
     """A raw planar YUV file, memory-mapped on first read.
 
@@ -243,20 +269,12 @@ class YuvReader:
         return self._map
 
     def check_range(self, start: int, count: int | None) -> int:
-        """Validate a frame range and return its count (``None`` = to the end).
+        """Validate a frame range of this file and return its count (``None`` = to the end).
 
         Raises:
             InputError: negative start or count, or the range goes past the last frame.
         """
-        if count is None:
-            count = self.num_frames - start
-        if start < 0 or count < 0 or start + count > self.num_frames:
-            raise InputError(
-                self.path,
-                f"frames {start}..{start + count - 1} requested ({count} from {start}) but the "
-                f"file has {self.num_frames} frames",
-            )
-        return count
+        return check_frame_range(self.path, start, count, self.num_frames)
 
     def read(self, start: int = 0, count: int | None = None) -> tuple[np.ndarray, ...]:
         """Frames ``start .. start+count-1`` as planes, each ``(count, h_p, w_p)``.

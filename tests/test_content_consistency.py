@@ -12,28 +12,25 @@ from __future__ import annotations
 import itertools
 
 import pytest
-import torch
 
 from ctc.content import plan_sequence
 from ctc.content.consistency import quantized_view, view_consistency
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def pair_results(name: str, scale: str, cameras: list[str] | None = None, frame: int = 0):
-    """[(a, b, Consistency)] for every ordered pair of ``cameras`` (default: all source views)."""
-    plan = plan_sequence(name, scale, "cpu")
+def assert_pairs_agree(plan, cameras: list[str], min_psnr: float, min_fraction: float,
+                       frame: int = 0) -> None:
+    """Every ordered pair of ``plan``'s ``cameras`` scores above ``min_psnr`` dB over more than
+    ``min_fraction`` of the pixels (a failure names the pair and its :class:`Consistency`)."""
     cams = {c.name: c for c in plan.truth_cameras}
-    chosen = [cams[n] for n in cameras] if cameras else list(plan.sequence.source_cameras)
+    chosen = [cams[n] for n in cameras]
     views = {c.name: quantized_view(plan, c, frame) for c in chosen}
-    return [(a.name, b.name, view_consistency(a, *views[a.name], b, *views[b.name]))
-            for a, b in itertools.permutations(chosen, 2)]
+    for a, b in itertools.permutations(chosen, 2):
+        result = view_consistency(a, *views[a.name], b, *views[b.name])
+        assert result.psnr > min_psnr, (a.name, b.name, result)
+        assert result.fraction > min_fraction, (a.name, b.name, result)
 
 
 # (sequence, min PSNR dB, min compared fraction) at the tiny scale: the 3 tiny source views and
@@ -53,9 +50,7 @@ TINY_BOUNDS = [
 def test_tiny_views_agree_where_both_see_the_surface(name, min_psnr, min_fraction):
     plan = plan_sequence(name, "tiny", "cpu")
     cameras = list(plan.sequence.source_camera_names) + [c.name for c in plan.sequence.held_out_cameras[:1]]
-    for a, b, result in pair_results(name, "tiny", cameras, frame=2 if name != "motorcycle" else 0):
-        assert result.psnr > min_psnr, (a, b, result)
-        assert result.fraction > min_fraction, (a, b, result)
+    assert_pairs_agree(plan, cameras, min_psnr, min_fraction, frame=2 if name != "motorcycle" else 0)
 
 
 # Mini scale, the two central source views, both directions. Lowest measured: linear13 49.1,
@@ -73,9 +68,7 @@ def test_mini_neighbour_views_agree(name, min_psnr, min_fraction):
     plan = plan_sequence(name, "mini", "cpu")
     names = list(plan.sequence.source_camera_names)
     middle = len(names) // 2
-    for a, b, result in pair_results(name, "mini", names[middle - 1: middle + 1]):
-        assert result.psnr > min_psnr, (a, b, result)
-        assert result.fraction > min_fraction, (a, b, result)
+    assert_pairs_agree(plan, names[middle - 1: middle + 1], min_psnr, min_fraction)
 
 
 def test_inconsistent_views_are_detected():
@@ -94,6 +87,4 @@ def test_full_scale_linear_rig_reaches_40_db():
     """Measured 2026-11-21 (CPU): 48.7-52.2 dB over 92-96 % of the pixels (docs/content.md)."""
     plan = plan_sequence("linear13", "full", "cpu")
     names = list(plan.sequence.source_camera_names)
-    for a, b, result in pair_results("linear13", "full", names[5:8]):
-        assert result.psnr >= 40.0, (a, b, result)
-        assert result.fraction > 0.9, (a, b, result)
+    assert_pairs_agree(plan, names[5:8], min_psnr=40.0, min_fraction=0.9)

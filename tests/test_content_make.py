@@ -6,6 +6,7 @@ is made once per module and inspected; one is made a second time to check byte i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -26,12 +27,7 @@ from ctc.sequence import load_sequence, read_sequence_json
 TINY = SCALES["tiny"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +57,20 @@ def test_catalogue_mirrors_the_ctc_rigs():
     assert all(p.rotation[1] > 15 for p in arc.sources)          # elevated, looking down
     assert CATALOG["erp10"].rig.lens.hor_range == (-90.0, 90.0)  # 180°x180° ERP
     assert math.isinf(CATALOG["erp10"].depth_range[1])
+
+
+def test_viewport_is_perspective_with_the_rig_lens_by_default():
+    """A perspective rig's viewport shares its lens; an ERP rig must name a perspective one
+    (TMIV's viewport is perspective, miv_ctc.md §1.5)."""
+    for name in ("linear13", "planar16", "arc11", "erp10"):
+        rig = CATALOG[name].rig
+        viewport = rig.cameras(TINY, (0.5, 10.0))[2]
+        assert viewport.projection == "Perspective"
+        if rig.lens.projection == "Perspective":
+            assert rig.viewport_lens is None
+            assert viewport.focal == rig.cameras(TINY, (0.5, 10.0))[0][0].focal
+    with pytest.raises(ValueError, match="perspective viewport_lens"):
+        dataclasses.replace(CATALOG["erp10"].rig, viewport_lens=None)
 
 
 @pytest.mark.parametrize("name", list(CATALOG))

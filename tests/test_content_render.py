@@ -20,12 +20,7 @@ from ctc.content.stereo import downsample_disparity, warp_left_to_right
 from ctc.content.textures import PHOTOS, MipPyramid, photo
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def perspective(width=64, height=48, f=50.0, position=(0.0, 0.0, 0.0), rotation=(0.0, 0.0, 0.0)):

@@ -10,6 +10,7 @@ from ctc.errors import FormatError, InputError, MissingFileError
 from ctc.yuv import (
     YuvReader,
     YuvWriter,
+    check_frame_range,
     downsample_chroma_420,
     parse_pix_fmt,
     pix_fmt_for,
@@ -158,6 +159,25 @@ def test_reader_range_past_end(tmp_path):
         assert str(path) in str(err.value) and "3 frames" in str(err.value)
     with pytest.raises(InputError):
         reader.read_luma(0, 4)
+
+
+def test_frame_range_rule():
+    """``None`` runs to the end (empty at or past it); anything outside the frames is an error
+    naming the place, the range and what has how many frames."""
+    assert check_frame_range("f", 0, None, 5) == 5
+    assert check_frame_range("f", 2, None, 5) == 3
+    assert check_frame_range("f", 5, None, 5) == 0
+    assert check_frame_range("f", 1, 4, 5) == 4
+    cases = [((2, 4), "frames 2..5 requested but the file has 5 frames"),
+             ((7, None), "frame 7 requested but the file has 5 frames"),
+             ((-1, 1), "negative frame range (start -1, count 1) requested; the file has 5 frames"),
+             ((0, -2), "negative frame range (start 0, count -2) requested; the file has 5 frames")]
+    for (start, count), problem in cases:
+        with pytest.raises(InputError) as err:
+            check_frame_range("a.yuv", start, count, 5)
+        assert str(err.value) == f"a.yuv: {problem}"
+    with pytest.raises(InputError, match=r"frames 4..5 requested but the sequence has 5 frames \(from 2\)"):
+        check_frame_range("s", 4, 2, 5, "the sequence", " (from 2)")
 
 
 def test_reader_bad_pix_fmt_names_file(tmp_path):

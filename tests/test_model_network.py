@@ -15,13 +15,7 @@ from mvhinerv.model import MVHiNeRV, output_mask, patch_origins
 from mvhinerv.model.grids import time_lerp
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread is faster and immune to other processes' load."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _randomised(arch, dwconv="conv", dtype=torch.float64, seed=0):

@@ -16,9 +16,7 @@ Prints one line per (sequence, scale) and writes JSON: per case the mode ("make"
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -26,15 +24,11 @@ from pathlib import Path
 
 import torch
 
+from _bench_common import bench_device, device_name, sync, write_report  # first: puts the repo on sys.path
 from ctc.content import CATALOG, plan_sequence
-from ctc.content.make import resolve_device, total_frames, write_plan
+from ctc.content.make import total_frames, write_plan
 from ctc.content.plan import ContentPlan, frame_planes
 from ctc.posetrace import pose_camera, pose_trace_frames
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _pixels(plan: ContentPlan) -> int:
@@ -49,10 +43,10 @@ def _pixels(plan: ContentPlan) -> int:
 def time_make(plan: ContentPlan, device: torch.device) -> dict[str, float | int | str]:
     """Whole make into a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="mvcodec-bench-content-") as tmp:
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         write_plan(plan, Path(tmp) / "seq")
-        _sync(device)
+        sync(device)
         seconds = time.perf_counter() - start
     frames = total_frames(plan)
     return {"mode": "make", "frames": frames, "seconds": seconds, "make_seconds": seconds,
@@ -71,11 +65,11 @@ def time_sample(plan: ContentPlan, device: torch.device, per_camera: int) -> dic
     plan.source.frame(first_cam, first_k / plan.sequence.fps)  # warm-up: textures, kernels
     per_size: dict[tuple[int, int], list[float]] = {}
     for cam, k in jobs:
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         rgb, depth = plan.source.frame(cam, k / plan.sequence.fps)
         frame_planes(cam, rgb, depth)  # includes the copy to host memory
-        _sync(device)
+        sync(device)
         per_size.setdefault(cam.resolution, []).append(time.perf_counter() - start)
     seconds = sum(sum(v) for v in per_size.values())
     mean = {size: sum(v) / len(v) for size, v in per_size.items()}
@@ -97,14 +91,13 @@ def main() -> None:
                         help="frames per camera and per pose trace sampled at the full scale")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args()
-    device = resolve_device(args.device)
+    device = bench_device(args.device)
     report: dict[str, object] = {
         "benchmark": "content make",
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "device": str(device),
-        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                        else platform.processor() or platform.machine()),
+        "device_name": device_name(device),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
@@ -125,7 +118,7 @@ def main() -> None:
                   f"{result['megapixels_per_s']:7.2f} Mpx/s  make {result['make_seconds']:9.1f} s",
                   flush=True)
     if args.out is not None:
-        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_report(args.out, report)
         print(f"wrote {args.out}")
 
 

@@ -17,38 +17,28 @@ The MISSION goal is ≥ 60 frames/s per 1080p view for S on one H200.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bitstream import BitstreamContents, CameraParams, SequenceParams, read_bitstream, write_bitstream  # noqa: E402
-from mvhinerv.arch import arch_from_preset, count_parameters, macs_per_pixel  # noqa: E402
-from mvhinerv.codec import render, to_samples  # noqa: E402
-from mvhinerv.model import MVHiNeRV  # noqa: E402
-from mvhinerv.quant import QuantSteps, export_quantized  # noqa: E402
-from mvhinerv.train.loop import resolve_device  # noqa: E402
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from _bench_common import bench_device, device_name, sync, write_report  # first: puts the repo on sys.path
+from bitstream import BitstreamContents, CameraParams, SequenceParams, read_bitstream, write_bitstream
+from mvhinerv.arch import arch_from_preset, count_parameters, macs_per_pixel
+from mvhinerv.codec import render, to_samples
+from mvhinerv.model import MVHiNeRV
+from mvhinerv.quant import QuantSteps, export_quantized
 
 
 def time_frames(fn, frames: int, warmup: int, device: torch.device) -> float:
     """Frames per second of ``fn(frame_index)`` over ``frames`` calls after ``warmup`` calls."""
     for t in range(warmup):
         fn(t)
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     for t in range(frames):
         fn(t)
-    _sync(device)
+    sync(device)
     return frames / (time.perf_counter() - t0)
 
 
@@ -107,9 +97,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3, help="entropy decoding repeats (best is kept)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    device = bench_device(args.device, args.threads)
     frames = args.frames or (30 if device.type == "cuda" else 2)
     warmup = args.warmup if args.warmup is not None else (5 if device.type == "cuda" else 1)
     width, height = (int(x) for x in args.size.lower().split("x"))
@@ -126,7 +114,7 @@ def main() -> int:
     report = {
         "benchmark": "decode",
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device_name": device_name(device),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "timed_frames": frames,
@@ -135,7 +123,7 @@ def main() -> int:
         "results": results,
     }
     if args.out is not None:
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        write_report(args.out, report)
     return 0
 
 

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -32,26 +30,9 @@ from typing import Any
 
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from ctc.atomic import write_bytes_atomic  # noqa: E402
-from mvhinerv.arch import arch_from_preset, count_parameters, macs_per_pixel  # noqa: E402
-from mvhinerv.model import MVHiNeRV, patch_origins, patch_plan  # noqa: E402
-
-
-def _pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("bench_model: --device cuda but no CUDA device is available")
-    return torch.device(name)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from _bench_common import bench_device, device_name, sync, write_report  # first: puts the repo on sys.path
+from mvhinerv.arch import arch_from_preset, count_parameters, macs_per_pixel
+from mvhinerv.model import MVHiNeRV, patch_origins, patch_plan
 
 
 def _autocast(device: torch.device, dtype: str) -> contextlib.AbstractContextManager[Any]:
@@ -65,12 +46,12 @@ def _time(fn, device: torch.device, warmup: int, iters: int, min_seconds: float)
     ``min_seconds`` of timed work."""
     for _ in range(warmup):
         fn()
-    _sync(device)
+    sync(device)
     calls, start = 0, time.perf_counter()
     while calls < iters or time.perf_counter() - start < min_seconds:
         fn()
         calls += 1
-    _sync(device)
+    sync(device)
     return (time.perf_counter() - start) / calls
 
 
@@ -198,12 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-seconds", type=float, default=2.0)
     args = parser.parse_args(argv)
 
-    device = _pick_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+    device = bench_device(args.device, args.threads, tf32=True)
     results = []
     for preset in args.presets.split(","):
         for size in args.sizes.split(","):
@@ -222,15 +198,14 @@ def main(argv: list[str] | None = None) -> int:
         "tool": "bench_model",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": " ".join(["python", "tools/bench_model.py", *(argv or sys.argv[1:])]),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
-        or platform.machine(),
+        "device": device_name(device),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "results": results,
     }
     if args.out:
-        write_bytes_atomic(args.out, json.dumps(report, indent=2).encode())
+        write_report(args.out, report)
     return 0
 
 

@@ -24,23 +24,20 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mvhinerv.arch import arch_from_preset, count_parameters, macs_per_pixel  # noqa: E402
-from mvhinerv.model import MVHiNeRV  # noqa: E402
-from mvhinerv.quant import QuantSteps  # noqa: E402
-from mvhinerv.train.data import PatchSampler, TrainingData  # noqa: E402
-from mvhinerv.train.losses import LossWeights  # noqa: E402
-from mvhinerv.train.schedule import Phase  # noqa: E402
-from mvhinerv.train.step import StepSetup, make_optimizer, make_step_fn, train_iteration  # noqa: E402
+from _bench_common import bench_device, device_name, sync, write_report  # first: puts the repo on sys.path
+from mvhinerv.arch import arch_from_preset, count_parameters, macs_per_pixel
+from mvhinerv.model import MVHiNeRV
+from mvhinerv.quant import QuantSteps
+from mvhinerv.train.data import PatchSampler, TrainingData
+from mvhinerv.train.losses import LossWeights
+from mvhinerv.train.schedule import Phase
+from mvhinerv.train.step import StepSetup, make_optimizer, make_step_fn, train_iteration
 
 #: name → (width, height, views, frames)
 SIZES = {
@@ -102,17 +99,16 @@ def make_runner(preset: str, size: str, args: argparse.Namespace, device: torch.
 def bench_case(preset: str, size: str, args: argparse.Namespace, device: torch.device) -> dict:
     width, height, views, frames = SIZES[size]
     run, sampler, arch, patch, compiled = make_runner(preset, size, args, device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
     t0 = time.perf_counter()
     run(args.warmup, 0)
-    sync()
+    sync(device)
     warmup_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     sums = run(args.steps, args.warmup)
-    sync()
+    sync(device)
     seconds = time.perf_counter() - t0
     assert torch.isfinite(sums).all(), "non-finite loss in the benchmark"
     ph, pw = sampler.patch
@@ -158,13 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peak-tflops", type=float, default=800.0, help="dense bf16 peak of the device")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+    device = bench_device(args.device, args.threads, tf32=True)
     results = []
     for preset in args.presets.split(","):
         for size in args.sizes.split(","):
@@ -187,14 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "tool": "tools/bench_train.py", "argv": sys.argv[1:] if argv is None else argv,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "device": device_name(device),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "flops_convention": "useful = pixel-iterations/s x frame-mode MACs/px x 2 FLOP/MAC x 3 (fwd+bwd)",
         "results": results,
     }
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1))
+        write_report(args.out, report)
     return 0 if all("error" not in r for r in results) else 1
 
 

@@ -271,35 +271,3 @@ def _depth_back(luma: np.ndarray, scratch: Path, chunk: int = 8) -> np.ndarray:
         out[f:f + chunk] = video_to_depth(luma[f:f + chunk])
     out.flush()
     return out
-def _mapped_planes(path: Path, width: int, height: int, count: int) -> tuple[np.ndarray, ...]:
-    """The decoder's ``yuv420p10le`` output as memory-mapped ``(F, h, w)`` planes (no copy).
-
-    Raises:
-        InputError: the file does not hold exactly ``count`` frames.
-    """
-    fmt = parse_pix_fmt("yuv420p10le")
-    frames = YuvReader(path, width, height, fmt).num_frames
-    if frames != count:
-        raise InputError(path, f"decoder returned {frames} frames, {count} were coded")
-    block = np.memmap(path, dtype=fmt.file_dtype, mode="r", shape=(count, fmt.frame_samples(width, height)))
-    planes, offset = [], 0
-    for h, w in fmt.plane_shapes(width, height):
-        planes.append(block[:, offset:offset + h * w].reshape(count, h, w))
-        offset += h * w
-    return tuple(planes)
-
-
-def _depth_back(luma: np.ndarray, scratch: Path, chunk: int = 8) -> np.ndarray:
-    """Decoded 10-bit depth luma ``(F, H, W)`` → 16-bit samples in a memory-mapped scratch file."""
-    out = np.memmap(scratch, dtype=np.uint16, mode="w+", shape=luma.shape)
-    for f in range(0, luma.shape[0], chunk):
-        out[f:f + chunk] = video_to_depth(luma[f:f + chunk])
-    out.flush()
-    return out
-    @staticmethod
-    def _read_decoded(path: Path, width: int, height: int, count: int) -> tuple[np.ndarray, ...]:
-        """The decoder's output; it must hold exactly the coded frames."""
-        reader = YuvReader(path, width, height, parse_pix_fmt("yuv420p10le"))
-        if reader.num_frames != count:
-            raise InputError(path, f"decoder returned {reader.num_frames} frames, {count} were coded")
-        return reader.read(0, count)

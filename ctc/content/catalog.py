@@ -31,8 +31,8 @@ from ctc.content.plan import ContentPlan
 from ctc.content.renderer import Renderer
 from ctc.content.rigs import (SCALES, Lens, Pose, PoseTrace, Rig, Scale, arc_rig, linear_rig,
                               outward_rig, planar_rig)
-from ctc.sequence import Sequence
 from ctc.content.scene import Material, Motion, Scene, SceneObject, box, cylinder, rect, sphere
+from ctc.sequence import Sequence
 
 Vec3 = tuple[float, float, float]
 FLOOR = (0.0, -90.0, 0.0)
@@ -145,11 +145,10 @@ LINEAR13 = SyntheticSequence(
     rig=Rig(
         lens=Lens("Perspective", focal=1546.74),
         sources=linear_rig(13, 0.0364, 0.0),
-        held_out=(Pose("h0", (0.0, 0.0728 + 0.0182, 0.0), (0.0, 0.0, 0.0)),
-                  Pose("h1", (0.0, -0.1092 - 0.0182, 0.0), (0.0, 0.0, 0.0)),
-                  Pose("h2", (0.05, 0.0, 0.03), (0.0, 0.0, 0.0))),
-        viewport=Pose("viewport", (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)),
-        viewport_lens=Lens("Perspective", focal=1546.74),
+        held_out=(Pose("h0", (0.0, 0.0728 + 0.0182, 0.0)),
+                  Pose("h1", (0.0, -0.1092 - 0.0182, 0.0)),
+                  Pose("h2", (0.05, 0.0, 0.03))),
+        viewport=Pose("viewport", (0.0, 0.0, 0.0)),
         tiny_views=("v3", "v6", "v9"),
         kind="linear",
     ),
@@ -182,11 +181,10 @@ PLANAR16 = SyntheticSequence(
     rig=Rig(
         lens=Lens("Perspective", focal=2260.0),
         sources=planar_rig(4, 4, 0.07, 1.1),
-        held_out=(Pose("h0", (0.0, 0.0, 1.1), (0.0, 0.0, 0.0)),
-                  Pose("h1", (0.0, 0.07, 1.17), (0.0, 0.0, 0.0)),
-                  Pose("h2", (0.1, -0.035, 1.065), (0.0, 0.0, 0.0))),
-        viewport=Pose("viewport", (0.0, 0.0, 1.1), (0.0, 0.0, 0.0)),
-        viewport_lens=Lens("Perspective", focal=2260.0),
+        held_out=(Pose("h0", (0.0, 0.0, 1.1)),
+                  Pose("h1", (0.0, 0.07, 1.17)),
+                  Pose("h2", (0.1, -0.035, 1.065))),
+        viewport=Pose("viewport", (0.0, 0.0, 1.1)),
         tiny_views=("v0", "v5", "v10"),
         kind="planar 4x4",
     ),
@@ -224,7 +222,6 @@ ARC11 = SyntheticSequence(
                   Pose.looking_at("h1", (-3.464, -2.0, 3.2), _GROUP_TARGET),
                   Pose.looking_at("h2", (-3.5, 0.0, 2.0), _GROUP_TARGET)),
         viewport=Pose.looking_at("viewport", (-4.0, 0.0, 3.0), _GROUP_TARGET),
-        viewport_lens=Lens("Perspective", focal=1251.1),
         tiny_views=("v3", "v5", "v7"),
         kind="arc",
     ),
@@ -275,9 +272,9 @@ ERP10 = SyntheticSequence(
                   Pose("h1", (-0.6, -0.4, 1.1), (200.0, 30.0, 0.0)),
                   Pose("h2", (-0.35, -0.65, 0.9), (-60.0, -20.0, 0.0))),
         viewport=Pose("viewport", _CLUSTER, (0.0, 10.0, 0.0)),
-        viewport_lens=Lens("Perspective", focal=960.0),
         tiny_views=("v0", "v1", "v8"),
         kind="ERP cluster",
+        viewport_lens=Lens("Perspective", focal=960.0),
     ),
     depth_range=(0.3, math.inf),
     pose_traces=(

@@ -66,7 +66,8 @@ class Pose:
 
     name: str
     position: Vec3
-    rotation: Vec3
+    rotation: Vec3 = (0.0, 0.0, 0.0)
+    """Default: looking along +x (OMAF forward), upright."""
 
     @classmethod
     def looking_at(cls, name: str, position: Vec3, target: Vec3) -> Pose:
@@ -155,12 +156,18 @@ class Rig:
     held_out: tuple[Pose, ...]
     """Cameras with ground truth that no codec sees (not in ``sourceCameraNames``)."""
     viewport: Pose
-    viewport_lens: Lens
-    """The viewport is perspective even for ERP rigs (TMIV, miv_ctc.md §1.5)."""
     tiny_views: tuple[str, ...]
     """The 3 source views kept at the tiny scale."""
     kind: str
     """Rig shape in words, for listings: "linear", "planar 4x4", "arc", "ERP cluster"."""
+    viewport_lens: Lens | None = None
+    """The viewport's lens; None: the sources' :attr:`lens`. The viewport is perspective even for
+    ERP rigs (TMIV, miv_ctc.md §1.5), so an ERP rig names a perspective one here."""
+
+    def __post_init__(self) -> None:
+        if self.viewport_lens is None and self.lens.projection != "Perspective":
+            raise ValueError(f"{self.kind} rig: {self.lens.projection} sources need a perspective "
+                             "viewport_lens")
 
     def cameras(self, scale: Scale, depth_range: tuple[float, float]
                 ) -> tuple[list[Camera], list[Camera], Camera]:
@@ -168,7 +175,7 @@ class Rig:
         sources = [p for p in self.sources if not scale.subset or p.name in self.tiny_views]
         make = lambda p: self.lens.camera(p, scale, depth_range)  # noqa: E731
         return ([make(p) for p in sources], [make(p) for p in self.held_out],
-                self.viewport_lens.camera(self.viewport, scale, depth_range))
+                (self.viewport_lens or self.lens).camera(self.viewport, scale, depth_range))
 
 
 # Rig builders (the geometry of the CTC rigs, miv_ctc.md §1.1).
@@ -180,7 +187,7 @@ def linear_rig(count: int, spacing: float, height: float) -> tuple[Pose, ...]:
     Names ``v0``… run from the left end (+y) to the right, like the views of a CTC linear rig.
     """
     half = (count - 1) / 2
-    return tuple(Pose(f"v{i}", (0.0, round((half - i) * spacing, 6), height), (0.0, 0.0, 0.0))
+    return tuple(Pose(f"v{i}", (0.0, round((half - i) * spacing, 6), height))
                  for i in range(count))
 
 
@@ -191,7 +198,7 @@ def planar_rig(rows: int, cols: int, spacing: float, height: float) -> tuple[Pos
         for c in range(cols):
             y = ((cols - 1) / 2 - c) * spacing
             z = height + ((rows - 1) / 2 - r) * spacing
-            poses.append(Pose(f"v{r * cols + c}", (0.0, round(y, 6), round(z, 6)), (0.0, 0.0, 0.0)))
+            poses.append(Pose(f"v{r * cols + c}", (0.0, round(y, 6), round(z, 6))))
     return tuple(poses)
 
 
