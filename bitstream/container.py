@@ -123,7 +123,8 @@ def header_records(contents: BitstreamContents) -> tuple[list[tuple[Record, Valu
         if info.view is not None and not 0 <= info.view < num_views:
             raise FieldOutOfRange(f"tensor {info.name}: view {info.view} is not one of {num_views} coded views")
     _check_total_symbols(infos)
-    tensor_records = [(layout.TENSOR, _tensor_values(i), f"tensor {i.name}") for i in infos]
+    previous = [""] + [i.name for i in infos[:-1]]
+    tensor_records = [(layout.TENSOR, _tensor_values(i, p), f"tensor {i.name}") for i, p in zip(infos, previous)]
     for record, values, label in tensor_records:  # range checks before the coder sees any value
         record.pack(values, label)
 
@@ -225,11 +226,46 @@ def _dims_mask(side: np.ndarray, shape: tuple[int, ...]) -> int:
     return sum(1 << d for d, (s, n) in enumerate(zip(side.shape, shape)) if s == n and n != 1)
 
 
-def _tensor_values(info: TensorInfo) -> Values:
+def shared_prefix_bytes(name: str, previous: str) -> int:
+    """UTF-8 bytes of the longest common prefix of two names, cut at a character boundary (so
+    that the suffix is valid UTF-8 on its own), at most 255 (it is a ``u8``)."""
+    n = 0
+    for a, b in zip(name, previous):
+        if a != b:
+            break
+        n += 1
+    shared = len(name[:n].encode("utf-8"))
+    while shared > 255:  # only names of > 255 bytes get here; the range check rejects those
+        n -= 1
+        shared = len(name[:n].encode("utf-8"))
+    return shared
+
+
+def join_name(previous: str, shared: int, suffix: str, where: str) -> str:
+    """The name a tensor record codes as (``name_shared``, ``name_suffix``) after ``previous``."""
+    head = previous.encode("utf-8")
+    if shared > len(head):
+        raise FieldOutOfRange(f"{where}.name_shared = {shared} but the previous name has {len(head)} bytes")
+    try:
+        name = (head[:shared] + suffix.encode("utf-8")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise FieldOutOfRange(f"{where}: name_shared splits a UTF-8 character") from None
+    size = len(name.encode("utf-8"))
+    if not 1 <= size <= 255:
+        raise FieldOutOfRange(f"{where}: name of {size} bytes, allowed 1..255")
+    return name
+
+
+def _tensor_values(info: TensorInfo, previous: str) -> Values:
     if len(info.shape) > layout.MAX_NDIM:
         raise FieldOutOfRange(f"tensor {info.name}: {len(info.shape)} dims, the format allows {layout.MAX_NDIM}")
+    size = len(info.name.encode("utf-8"))
+    if not 1 <= size <= 255:
+        raise FieldOutOfRange(f"tensor {info.name[:40]!r}: name of {size} bytes, allowed 1..255")
+    shared = shared_prefix_bytes(info.name, previous)
     values: Values = {
-        "name": info.name,
+        "name_shared": shared,
+        "name_suffix": info.name.encode("utf-8")[shared:].decode("utf-8"),
         "view": SHARED_VIEW if info.view is None else info.view,
         "ndim": len(info.shape),
         "shape": list(info.shape),
@@ -379,7 +415,11 @@ def _read_header(data: memoryview) -> Header:
     if num_views == 0:
         raise FieldOutOfRange("no camera is coded")
     arch = _arch(arch_values)
-    tensors = tuple(_tensor(v, num_views) for v in tensor_values)
+    tensors: tuple[TensorInfo, ...] = ()
+    previous = ""
+    for k, v in enumerate(tensor_values):
+        previous = join_name(previous, v["name_shared"], v["name_suffix"], f"tensor[{k}]")
+        tensors += (_tensor(v, previous, num_views),)
     _check_unique([t.name for t in tensors], "tensor name")
     _check_total_symbols(tensors)
     sections = _sections(section_values, num_views, end, len(data))
@@ -425,13 +465,13 @@ def _side(v: Values, name: str, shape: tuple[int, ...]) -> np.ndarray:
     return v[name].astype(np.float16).reshape(side_shape)
 
 
-def _tensor(v: Values, num_views: int) -> TensorInfo:
+def _tensor(v: Values, name: str, num_views: int) -> TensorInfo:
     view = None if v["view"] == SHARED_VIEW else v["view"]
     if view is not None and view >= num_views:
-        raise FieldOutOfRange(f"tensor {v['name']}: view {view} but the file codes {num_views} views")
+        raise FieldOutOfRange(f"tensor {name}: view {view} but the file codes {num_views} views")
     shape = tuple(int(n) for n in v["shape"])
     return TensorInfo(
-        name=v["name"],
+        name=name,
         view=view,
         shape=shape,
         min_symbol=v["min_symbol"],

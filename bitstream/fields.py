@@ -12,9 +12,15 @@ ties it to earlier fields of its record, and its meaning. From these declaration
 
 Binary types (all little-endian): ``u8 u16 u32 u64`` unsigned, ``i32 i64`` two's complement,
 ``f16 f64`` IEEE 754 binary16/binary64, ``str`` = one ``u8`` byte count *n* then *n* bytes of
-UTF-8. A field with a ``count`` is an array of that many elements of its type.
+UTF-8, and two variable-length integer types for the small integers that dominate the tensor
+records (shapes, symbol ranges, arch values): ``uv`` = unsigned LEB128 (7 bits per byte, least
+significant group first, high bit set on every byte but the last; at most 9 bytes, so values
+< 2^63; canonical: no trailing zero group) and ``sv`` = a signed value ``x`` written as the ``uv``
+of its zig-zag map ``2x`` (x ≥ 0) / ``−2x − 1`` (x < 0), as in Protocol Buffers. A shape
+dimension of 48 then takes 1 byte instead of 4. A field with a ``count`` is an array of that many
+elements of its type.
 
-Framing: a record is written as a ``u32`` body length followed by the body (the fields in
+Framing: a record is written as its body length (``uv``) followed by the body (the fields in
 declaration order). A reader that knows a *newer minor version* than the file's ignores body bytes
 past the fields it knows (a newer minor version may append fields); otherwise leftover bytes are an
 error (:class:`~bitstream.errors.InconsistentSizes`).
@@ -43,10 +49,31 @@ DTYPES: Mapping[str, np.dtype] = {
     "f16": np.dtype("<f2"),
     "f64": np.dtype("<f8"),
 }
-TYPES: tuple[str, ...] = (*DTYPES, "str")
+VARINTS: Mapping[str, bool] = {"uv": False, "sv": True}
+"""Variable-length integer types → signed (zig-zag)."""
+VARINT_MAX_BYTES = 9
+VARINT_LIMIT = 2**63
+"""``uv`` values and zig-zag mapped ``sv`` values are < 2^63 (9 groups of 7 bits)."""
+TYPES: tuple[str, ...] = (*DTYPES, *VARINTS, "str")
 
-RECORD_MIN_BYTES = 4
-"""The smallest framed record (an empty body): bounds record counts before any is read."""
+
+def encode_varint(value: int, signed: bool) -> bytes:
+    """LEB128 bytes of ``value`` (zig-zag mapped first when ``signed``)."""
+    value = int(value)
+    u = (2 * value if value >= 0 else -2 * value - 1) if signed else value
+    if not 0 <= u < VARINT_LIMIT:
+        raise FieldOutOfRange(f"{value} does not fit a {'signed' if signed else 'unsigned'} varint")
+    out = bytearray()
+    while True:
+        low, u = u & 0x7F, u >> 7
+        out.append(low | (0x80 if u else 0))
+        if not u:
+            return bytes(out)
+
+
+RECORD_MIN_BYTES = 1
+"""The smallest framed record (an empty body: its ``uv`` length 0): bounds record counts before
+any is read."""
 
 Values = dict[str, Any]
 """The fields of one record by name: ints, floats, str, or numpy arrays for array fields."""
@@ -214,10 +241,30 @@ class ByteReader:
     def scalar(self, dtype: np.dtype, what: str) -> Any:
         return self.array(dtype, 1, what)[0].item()
 
+    def varint(self, signed: bool, what: str) -> int:
+        """One ``uv``/``sv`` value; over-long (> 9 bytes) and non-canonical encodings are errors."""
+        u = 0
+        for k in range(VARINT_MAX_BYTES):
+            byte = self.take(1, what)[0]
+            u |= (byte & 0x7F) << (7 * k)
+            if not byte & 0x80:
+                if byte == 0 and k > 0:
+                    raise FieldOutOfRange(f"{self.where}: {what} is a non-canonical varint (trailing zero byte)")
+                return (u >> 1) ^ -(u & 1) if signed else u
+        raise FieldOutOfRange(f"{self.where}: {what} is a varint longer than {VARINT_MAX_BYTES} bytes")
+
+    def varints(self, signed: bool, n: int, what: str) -> np.ndarray:
+        # Each value takes ≥ 1 byte: n is bounded by the bytes left before anything is allocated.
+        if n > self.remaining:
+            raise TruncatedPayload(
+                f"{self.where}: {what} declares {n} varints, only {self.remaining} bytes left"
+            )
+        return np.array([self.varint(signed, what) for _ in range(n)], dtype=np.int64)
+
 
 @dataclasses.dataclass(frozen=True)
 class Record:
-    """An ordered list of fields, written as ``u32`` body length + body (or bare: ``framed=False``,
+    """An ordered list of fields, written as ``uv`` body length + body (or bare: ``framed=False``,
     only for the fixed-size preamble)."""
 
     name: str
@@ -235,7 +282,7 @@ class Record:
 
     # -- writing ---------------------------------------------------------------------------
     def pack(self, values: Mapping[str, Any], where: str | None = None, *, check: bool = True) -> bytes:
-        """The framed record (``u32`` length + body); every value is range checked first.
+        """The framed record (``uv`` length + body); every value is range checked first.
 
         ``check=False`` skips the range checks (tests use it to craft invalid files).
         """
@@ -256,19 +303,19 @@ class Record:
             if etype == "str":
                 raw = value.encode("utf-8")
                 body += struct.pack("<B", len(raw)) + raw
+            elif etype in VARINTS:
+                body += b"".join(encode_varint(x, VARINTS[etype]) for x in np.ravel(value).tolist())
             else:
                 body += np.asarray(value, dtype=DTYPES[etype]).tobytes()
         if not self.framed:
             return bytes(body)
-        if len(body) > 0xFFFFFFFF:
-            raise InconsistentSizes(f"{where}: record of {len(body)} bytes is too long")
-        return struct.pack("<I", len(body)) + bytes(body)
+        return encode_varint(len(body), False) + bytes(body)
 
     # -- reading ---------------------------------------------------------------------------
     def unpack(self, reader: ByteReader, where: str, *, allow_extension: bool) -> Values:
         """Read one framed record; ``allow_extension``: the file is a newer minor version."""
         if self.framed:
-            length = reader.scalar(DTYPES["u32"], f"{where} length")
+            length = reader.varint(False, f"{where} length")
             body = ByteReader(reader.take(length, f"{where} body"), reader.where)
         else:
             body = reader
@@ -283,6 +330,8 @@ class Record:
                     value: Any = bytes(body.take(size, what)).decode("utf-8")
                 except UnicodeDecodeError:
                     raise FieldOutOfRange(f"{what}: not valid UTF-8") from None
+            elif etype in VARINTS:
+                value = body.varint(VARINTS[etype], what) if n is None else body.varints(VARINTS[etype], n, what)
             elif n is None:
                 value = body.scalar(DTYPES[etype], what)
             else:

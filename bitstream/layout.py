@@ -156,11 +156,11 @@ ARCH_ENTRY = Record(
     (
         Field("key", "str", "config key", lo=1, hi=255),
         Field("kind", "u8", "value kind", choices=ARCH_KINDS),
-        Field("count", "u32", "number of values", lo=0, hi=MAX_LIST,
+        Field("count", "uv", "number of values", lo=0, hi=MAX_LIST,
               rule="= 1 for int, float, bool",
               check=lambda v, r: v == 1 or r["kind"] not in ARCH_SCALAR_KINDS),
-        Field("value", "i64 or f64", "f64 for float and float list, else i64",
-              count="count", type_of=lambda r: "f64" if r["kind"] in ARCH_FLOAT_KINDS else "i64",
+        Field("value", "sv or f64", "f64 for float and float list, else sv (signed varint)",
+              count="count", type_of=lambda r: "f64" if r["kind"] in ARCH_FLOAT_KINDS else "sv",
               rule="bool: 0 or 1",
               check=lambda v, r: r["kind"] != 2 or bool(np.all((np.asarray(v) == 0) | (np.asarray(v) == 1)))),
     ),
@@ -168,20 +168,27 @@ ARCH_ENTRY = Record(
 
 TENSOR = Record(
     "tensor",
-    "One quantised tensor and its entropy-coding side information. The parameter is "
+    "One quantised tensor and its entropy-coding side information. Its name is prefix-coded "
+    "against the previous tensor record (`base.levels.0.view1` after `base.levels.0.view0` costs "
+    "2 bytes: 18 shared + \"1\"). The parameter is "
     "`symbols × step`; symbol i is coded with QuantizedGaussian(min_symbol, max_symbol) of mean "
     "`mean[i]` and std `std[i]` (in symbol units, broadcast to `shape`, converted exactly to f64).",
     (
-        Field("name", "str", "parameter name, unique in the file", lo=1, hi=255),
+        Field("name_shared", "u8",
+              "leading bytes of the name shared with the previous tensor record's name (0 in the first)",
+              lo=0, hi=255),
+        Field("name_suffix", "str",
+              "the rest of the name: name = previous name's first `name_shared` bytes + this; "
+              "names are unique, 1..255 bytes of UTF-8", lo=0, hi=255),
         Field("view", "u16", "index of the coded view whose section holds it; 65535: shared section",
               lo=0, hi=SHARED_VIEW),
         Field("ndim", "u8", "number of dimensions", lo=0, hi=MAX_NDIM),
-        Field("shape", "u32", "size of each dimension (C order)", lo=1, hi=2**31 - 1,
+        Field("shape", "uv", "size of each dimension (C order)", lo=1, hi=2**31 - 1,
               count="ndim", rule="Π shape ≤ 2^28",
               check=lambda v, r: _product(v) <= MAX_TENSOR_ELEMENTS),
-        Field("min_symbol", "i32", "smallest symbol (all symbols equal it when max = min)",
+        Field("min_symbol", "sv", "smallest symbol (all symbols equal it when max = min)",
               lo=-(2**31), hi=2**31 - 1),
-        Field("max_symbol", "i32", "largest symbol", lo=-(2**31), hi=2**31 - 1,
+        Field("max_symbol", "sv", "largest symbol", lo=-(2**31), hi=2**31 - 1,
               rule="min_symbol ≤ max_symbol ≤ min_symbol + 2^20",
               check=lambda v, r: r["min_symbol"] <= v <= r["min_symbol"] + MAX_SYMBOL_SPAN),
         *_side_fields("step", "quantisation step δ", lo=0, lo_open=True),

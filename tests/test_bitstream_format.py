@@ -34,7 +34,7 @@ from bitstream import (
 )
 from bitstream import layout
 from bitstream.container import assemble, header_records
-from bitstream.fields import DTYPES
+from bitstream.fields import DTYPES, VARINT_LIMIT, VARINTS, ByteReader, encode_varint
 from bitstream.layout import HEADER_RECORDS, MAX_SYMBOL_SPAN, spec_tables
 
 # --------------------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def random_contents(rng) -> BitstreamContents:
     )
     num_views = len(seq.coded_cameras)
     arch = {
-        "i": int(rng.integers(-(2**63), 2**63 - 1)),
+        "i": int(rng.integers(-(2**62), 2**62 - 1)),  # the range of an sv value
         "f": float(rng.normal()),
         "b": bool(rng.random() < 0.5),
         "il": [int(x) for x in rng.integers(-100, 100, int(rng.integers(0, 9)))],
@@ -101,7 +101,7 @@ def random_contents(rng) -> BitstreamContents:
         lo = int(rng.integers(-(2**31), 2**31 - MAX_SYMBOL_SPAN))
         sym = rng.integers(lo, lo + int(rng.choice([0, 3, MAX_SYMBOL_SPAN])) + 1, shape).astype(np.int32)
         tensors.append(QuantizedTensor(
-            name=f"t{k}", view=None if rng.random() < 0.4 else int(rng.integers(0, num_views)),
+            name=f"t{k}" if rng.random() < 0.5 else "blocks.é" * int(rng.integers(1, 5)) + f"{k}", view=None if rng.random() < 0.4 else int(rng.integers(0, num_views)),
             symbols=sym,
             step=rng.uniform(1e-4, 1, side).astype(np.float16),
             mean=np.clip(rng.normal(0, 1, side) + lo, -65504, 65504).astype(np.float16),
@@ -202,10 +202,14 @@ def out_of_range_values(field, values):
         if field.lo:
             bad.append("")
     else:
-        info = np.iinfo(DTYPES[etype])
-        if field.hi is not None and field.hi < info.max:
+        if etype in VARINTS:  # what a varint can carry: zig-zag / plain values < 2^63
+            type_min, type_max = (-(VARINT_LIMIT // 2), VARINT_LIMIT // 2 - 1) if VARINTS[etype] else (0, VARINT_LIMIT - 1)
+        else:
+            info = np.iinfo(DTYPES[etype])
+            type_min, type_max = int(info.min), int(info.max)
+        if field.hi is not None and field.hi < type_max:
             bad.append(int(field.hi) + 1)
-        if field.lo is not None and field.lo > info.min:
+        if field.lo is not None and field.lo > type_min:
             bad.append(int(field.lo) - 1)
     return bad
 
@@ -251,6 +255,71 @@ def test_invalid_utf8_name_is_rejected():
     data[12:16] = struct.pack("<I", zlib.crc32(bytes(data[16 : 16 + read_length(data)]), zlib.crc32(bytes(data[:12]))))
     with pytest.raises(FieldOutOfRange, match="UTF-8"):
         read_bitstream(bytes(data))
+
+
+def test_tensor_names_are_prefix_coded_at_character_boundaries():
+    """``name_shared`` counts UTF-8 bytes of the common prefix, never splitting a character."""
+    from bitstream.container import shared_prefix_bytes
+
+    assert shared_prefix_bytes("base.levels.0.view1", "base.levels.0.view0") == 18
+    assert shared_prefix_bytes("aé", "aè") == 1  # é and è share their first UTF-8 byte
+    assert shared_prefix_bytes("x", "") == 0
+    seq = sample().sequence
+    names = ("stem.weight", "stem.bias", "stem.bias.é", "stem.bias.è", "s", "stem.weightless")
+    tensors = tuple(QuantizedTensor(n, None, np.arange(3, dtype=np.int32), *(np.ones(1, np.float16),) * 3)
+                    for n in names)
+    contents = BitstreamContents(seq, {}, tensors)
+    data = write_bitstream(contents)
+    assert read_bitstream(data).same_as(contents)
+    records, _ = header_records(contents)
+    coded = [(v["name_shared"], v["name_suffix"]) for r, v, _ in records if r is layout.TENSOR]
+    assert coded == [(0, "stem.weight"), (5, "bias"), (9, ".é"), (10, "è"), (1, ""), (1, "tem.weightless")]
+
+
+@pytest.mark.parametrize("shared, match", [(12, "previous name has 11 bytes"), (0, "name of 0 bytes")])
+def test_bad_name_prefix_is_out_of_range(shared, match):
+    seq = sample().sequence
+    tensors = tuple(QuantizedTensor(n, None, np.arange(3, dtype=np.int32), *(np.ones(1, np.float16),) * 3)
+                    for n in ("stem.weight", "stem.bias"))
+    suffix = "" if shared == 0 else "x"
+    data = craft(BitstreamContents(seq, {}, tensors),
+                 lambda rs: first(rs, layout.TENSOR, lambda v: v["name_suffix"] == "bias")
+                 .update({"name_shared": shared, "name_suffix": suffix}))
+    with pytest.raises(FieldOutOfRange, match=match):
+        read_bitstream(data)
+
+
+@pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 2**62, 2**63 - 1])
+def test_unsigned_varints_round_trip(value):
+    raw = encode_varint(value, False)
+    assert len(raw) == max(1, -(-value.bit_length() // 7))
+    assert ByteReader(raw, "t").varint(False, "v") == value
+
+
+@pytest.mark.parametrize("value", [0, -1, 1, -64, 64, -(2**62), 2**62 - 1])
+def test_signed_varints_round_trip_zigzag(value):
+    raw = encode_varint(value, True)
+    assert ByteReader(raw, "t").varint(True, "v") == value
+    assert len(raw) == 1 or abs(value) >= 64
+
+
+@pytest.mark.parametrize("raw, error, match", [
+    (b"\x80\x00", FieldOutOfRange, "non-canonical"),
+    (b"\xff" * 9 + b"\x01", FieldOutOfRange, "longer than 9"),
+    (b"\x80\x80", TruncatedPayload, "needs 1 bytes"),
+])
+def test_malformed_varints_are_rejected(raw, error, match):
+    with pytest.raises(error, match=match):
+        ByteReader(raw, "t").varint(False, "v")
+
+
+def test_varint_writer_refuses_what_does_not_fit():
+    with pytest.raises(FieldOutOfRange, match="does not fit"):
+        encode_varint(2**63, False)
+    with pytest.raises(FieldOutOfRange, match="does not fit"):
+        encode_varint(-1, False)
+    with pytest.raises(FieldOutOfRange, match="does not fit"):
+        write_bitstream(BitstreamContents(sample().sequence, {"i": 2**62}, ()))
 
 
 def read_length(data) -> int:
@@ -305,15 +374,16 @@ def test_unknown_major_version_is_unsupported():
 
 def extend(packed: bytes, extra: bytes) -> bytes:
     """A framed record with ``extra`` bytes appended to its body (what a newer minor may do)."""
-    (length,) = struct.unpack_from("<I", packed)
-    return struct.pack("<I", length + len(extra)) + packed[4:] + extra
+    reader = ByteReader(packed, "record")
+    length = reader.varint(False, "length")
+    return encode_varint(length + len(extra), False) + packed[reader.pos:] + extra
 
 
 def newer_minor_file(minor: int) -> bytes:
     contents = sample()
     records, payloads = header_records(contents)
     header = b"".join(extend(r.pack(v, w), b"\x07\x00new") for r, v, w in records)
-    header += struct.pack("<I", 3) + b"rec"  # a record a later minor appends
+    header += encode_varint(3, False) + b"rec"  # a record a later minor appends
     return assemble(header, payloads, minor=minor)
 
 
@@ -377,7 +447,7 @@ def test_absurd_counts_fail_before_allocating(field, value, error):
 def test_absurd_array_lengths_fail_before_allocating():
     data = craft(sample(), lambda rs: first(rs, layout.ARCH_ENTRY, lambda v: v["kind"] == 3)
                  .update({"count": 65535}))
-    with pytest.raises(TruncatedPayload, match="65535 elements"):
+    with pytest.raises(TruncatedPayload, match="65535 varints"):
         read_bitstream(data)
     header = craft(sample(), lambda rs: first(rs, layout.SECTION)
                    .update({"length": 2**40}))

@@ -22,7 +22,7 @@ from mvhinerv.quant import (
     step_shape,
 )
 from mvhinerv.quant.rate import histogram_bits, symbol_histogram
-from mvhinerv.quant.steps import BIAS_INIT_BITS, init_log_step
+from mvhinerv.quant.steps import BIAS_INIT_BITS, MIN_STEP_GROUP, init_log_step
 
 
 class TwoParams(torch.nn.Module):
@@ -31,8 +31,10 @@ class TwoParams(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
         g = torch.Generator().manual_seed(0)
-        self.grid = torch.nn.Parameter(torch.randn(3, 4, 5, 6, generator=g) * torch.tensor([0.1, 1.0, 3.0, 0.01, 1, 2]))
-        self.weight = torch.nn.Parameter(torch.randn(8, 16, generator=g) * 0.05)
+        # Channels of 16·16 = 256 grid entries and rows of 256 weights: just large enough for
+        # per-channel / per-row steps (MIN_STEP_GROUP).
+        self.grid = torch.nn.Parameter(torch.randn(3, 16, 16, 6, generator=g) * torch.tensor([0.1, 1.0, 3.0, 0.01, 1, 2]))
+        self.weight = torch.nn.Parameter(torch.randn(8, 256, generator=g) * 0.05)
         self.bias = torch.nn.Parameter(torch.randn(8, generator=g) * 0.01)
 
     def coded_parameters(self) -> list[CodedParam]:
@@ -41,10 +43,20 @@ class TwoParams(torch.nn.Module):
 
 
 def test_step_shapes_follow_the_sharing_rule():
-    assert step_shape((3, 4, 5, 6), CodedParam("g", "grid", 0, 3)) == (3, 1, 1, 6)  # per (view, channel)
-    assert step_shape((8, 16), CodedParam("w", "weight", None, 0)) == (8, 1)  # per row
-    assert step_shape((8, 16, 3, 3), CodedParam("w", "weight", None, 1)) == (1, 16, 1, 1)  # per column
+    assert MIN_STEP_GROUP == 256
+    assert step_shape((3, 16, 16, 6), CodedParam("g", "grid", 0, 3)) == (3, 1, 1, 6)  # per (view, channel)
+    assert step_shape((8, 256), CodedParam("w", "weight", None, 0)) == (8, 1)  # per row
+    assert step_shape((32, 8, 3, 3), CodedParam("w", "weight", None, 1)) == (1, 8, 1, 1)  # per column: 32·9 ≥ 256
     assert step_shape((8,), CodedParam("b", "bias", None, 0)) == (1,)  # per tensor
+
+
+def test_short_rows_and_small_grids_share_one_step():
+    """Below MIN_STEP_GROUP entries per row/channel one f16 step per tensor (per view) is cheaper."""
+    assert step_shape((3, 4, 5, 6), CodedParam("g", "grid", 0, 3)) == (3, 1, 1, 1)  # per view only
+    assert step_shape((48, 24), CodedParam("w", "weight", None, 0)) == (1, 1)
+    assert step_shape((8, 255), CodedParam("w", "weight", None, 0)) == (1, 1)
+    assert step_shape((8, 16, 3, 3), CodedParam("w", "weight", None, 1)) == (1, 1, 1, 1)  # 8·3·3 = 72
+    assert step_shape((64, 32, 3, 3), CodedParam("w", "weight", None, 1)) == (1, 32, 1, 1)  # 64·9 = 576
 
 
 def test_step_init_is_the_symmetric_bits_quantiser_and_fp16():

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from ctc.metrics.psnr import psnr_planes
 from ctc.posetrace import write_pose_trace
@@ -17,18 +16,11 @@ from ctc.sequence import Sequence, write_sequence
 from ctc.synthesis import synthesize_sequence
 from ctc.synthesis.toyscene import PlaneScene, perspective_camera, texture_planes
 from ctc.yuv import YuvReader
+from synth_support import one_thread  # noqa: F401 (autouse fixture)
 
 SCENE = PlaneScene()
 FRAMES = 2
 SIZE = (64, 48)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def _cameras():

@@ -17,23 +17,16 @@ from ctc.errors import InputError
 from ctc.metrics.psnr import psnr_planes
 from ctc.synthesis import SourceView, SynthParams, nearest_view_baseline, synthesize
 from ctc.synthesis.clusters import cluster_depths, select_depth
+from ctc.synthesis.edges import blur_depth_edges
 from ctc.synthesis.inpaint import inpaint
 from ctc.synthesis.shade import median_filter_depth
 from ctc.synthesis.toyscene import PlaneScene, perspective_camera, texture_planes
 from ctc.synthesis.warp import Splats, open_depth_maps, rasterize_splats
 from ctc.synthesis.weights import camera_weights, is_rig_3d, visible_sources
+from synth_support import one_thread  # noqa: F401 (autouse fixture)
 
 SCENE = PlaneScene()
 NO_BLUR = SynthParams(edge_blur_block=0)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is fastest and avoids spinning on busy CI machines."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def rig(n: int = 3, spacing: float = 0.15) -> list[Camera]:
@@ -196,6 +189,8 @@ def test_opening_removes_isolated_splats_but_keeps_regions():
     out = open_depth_maps(z, erode=2, dilate=2)
     assert torch.isinf(out[0, 18, 18]) and torch.isfinite(out[0, 2:16, 2:16]).all()
     assert out[2, 18, 18] == 1.0  # the last view is left alone (TMIV)
+    # When the last source view was culled, every view given is filtered.
+    assert torch.isinf(open_depth_maps(z, erode=2, dilate=2, skip_last=False)[2, 18, 18])
 
 
 def test_clusters_use_the_three_percent_rule():
@@ -209,6 +204,74 @@ def test_clusters_use_the_three_percent_rule():
     # Without trusted depth the heavier far cluster wins only if it outweighs 2×.
     assert select_depth(c, 1.4, trust_depth=False).item() == pytest.approx(4.0)
     assert select_depth(c, 2.0, trust_depth=False).item() == pytest.approx(2.025)
+
+
+def _stack_reference(zs: list[float], ws: list[float], f: float) -> list[tuple[float, float]]:
+    """TMIV's ``insertWeightedDepthInStack`` on one pixel, candidate by candidate (plain Python)."""
+    stack: list[list[float]] = []
+    for z, w in zip(zs, ws):
+        if not (w > 0 and math.isfinite(z) and z > 0):
+            continue
+        i = sum(1 for wz, sw in stack if wz / sw <= z)
+        before = stack[i - 1][0] / stack[i - 1][1] if i > 0 else -1.0
+        after = stack[i][0] / stack[i][1] if i < len(stack) else math.inf
+        merge_before, merge_after = z - before < f * before, after - z < f * z
+        if merge_before and merge_after:
+            stack[i - 1] = [stack[i - 1][0] + w * z + stack[i][0], stack[i - 1][1] + w + stack[i][1]]
+            del stack[i]
+        elif merge_before:
+            stack[i - 1] = [stack[i - 1][0] + w * z, stack[i - 1][1] + w]
+        elif merge_after:
+            stack[i] = [stack[i][0] + w * z, stack[i][1] + w]
+        else:
+            stack.insert(i, [w * z, w])
+    return [(a, b) for a, b in stack]
+
+
+def test_clusters_follow_the_insertion_order():
+    # 1.025 arrives last and bridges 1.00 and 1.05: TMIV fuses all three into one surface.
+    z = torch.tensor([[1.0], [1.05], [1.025]], dtype=torch.float64)
+    assert cluster_depths(z, torch.ones_like(z), 0.03).count.item() == 1
+    # Inserted front to back the same depths make two surfaces.
+    assert cluster_depths(z[[0, 2, 1]], torch.ones_like(z), 0.03).count.item() == 2
+
+
+def test_clusters_match_the_tmiv_stack_on_random_pixels():
+    gen = torch.Generator().manual_seed(3)
+    k, n = 7, 300
+    base = 0.5 + 3.0 * torch.rand(1, n, generator=gen, dtype=torch.float64)
+    steps = torch.tensor([0.0, 0.02, 0.04, 0.3], dtype=torch.float64)
+    z = base * (1.0 + steps[torch.randint(0, 4, (k, n), generator=gen)]
+                * torch.rand(k, n, generator=gen, dtype=torch.float64))
+    z[torch.rand(k, n, generator=gen) < 0.1] = math.nan
+    w = torch.rand(k, n, generator=gen, dtype=torch.float64)
+    w[torch.rand(k, n, generator=gen) < 0.05] = 0.0
+    c = cluster_depths(z, w, 0.03)
+    for i in range(n):
+        ref = _stack_reference(z[:, i].tolist(), w[:, i].tolist(), 0.03)
+        assert c.count[i].item() == len(ref)
+        for slot, (wz, sw) in enumerate(ref):
+            assert c.sum_wz[slot, i].item() == pytest.approx(wz) and c.sum_w[slot, i].item() == pytest.approx(sw)
+
+
+def test_edge_blur_follows_tmiv_on_a_random_image():
+    gen = torch.Generator().manual_seed(5)
+    h, w, block, threshold = 9, 11, 5, 0.04
+    luma = torch.rand(h, w, generator=gen, dtype=torch.float64)
+    disp = 0.5 + 0.1 * torch.rand(h, w, generator=gen, dtype=torch.float64)   # 1/m
+    disp[2:5, 3:7] += 0.5                                                     # a nearer object
+    valid = torch.rand(h, w, generator=gen) > 0.15
+    out = blur_depth_edges(luma, disp, valid, block, threshold)
+    r = block // 2
+    for i in range(h):
+        for j in range(w):
+            win = [(i + dy, j + dx, block - abs(dx) - abs(dy)) for dy in range(-r, r + 1)
+                   for dx in range(-r, r + 1) if 0 <= i + dy < h and 0 <= j + dx < w and valid[i + dy, j + dx]]
+            d = [disp[y, x].item() for y, x, _ in win]
+            expect = luma[i, j].item()
+            if valid[i, j] and d and max(d) - min(d) >= threshold:
+                expect = sum(k * luma[y, x].item() for y, x, k in win) / sum(k for _, _, k in win)
+            assert out[i, j].item() == pytest.approx(expect)
 
 
 def test_median_filter_removes_an_isolated_depth():

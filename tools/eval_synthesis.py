@@ -16,6 +16,8 @@ Usage::
 
     python tools/eval_synthesis.py --scale mini --frames 3 --out synth_eval.json --markdown table.md
     python tools/eval_synthesis.py --sequence path/to/seqdir --frames 2 --device cpu
+    python tools/eval_synthesis.py --scale-study linear13:h0,h1 --factors 1,2,4 --device cpu \
+        --variant noblur:edge_blur_block=0
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from ctc.posetrace import pose_camera, pose_trace_frames, read_pose_trace  # noq
 from ctc.sequence import MultiViewVideo, load_sequence  # noqa: E402
 from ctc.synthesis import SynthParams, nearest_view_baseline, synthesize  # noqa: E402
 from ctc.synthesis.sequence import frame_sources  # noqa: E402
-from ctc.synthesis.vws import resolve_device  # noqa: E402
+from ctc.synthesis.setup import resolve_device  # noqa: E402
 from ctc.yuv import YuvReader  # noqa: E402
 
 METHODS = {"vws": synthesize, "baseline": nearest_view_baseline}
@@ -93,6 +95,16 @@ def _pose_truth(seq_dir: Path, csv: Path, cam) -> Path | None:
     return hits[0] if hits else None
 
 
+def _source_camera_at(cam, sources, tolerance: float = 1e-4) -> str | None:
+    """The name of a source camera with ``cam``'s pose (position within ``tolerance`` m, same
+    rotation to 10⁻³ degrees), or None."""
+    for src in sources:
+        if (max(abs(a - b) for a, b in zip(src.position, cam.position)) <= tolerance
+                and max(abs(a - b) for a, b in zip(src.rotation, cam.rotation)) <= 1e-3):
+            return src.name
+    return None
+
+
 def evaluate_sequence(seq_dir: Path, frames: int, pose_rows: int, device, runs: dict[str, tuple],
                       source_views: bool) -> dict:
     mvv = load_sequence(seq_dir)
@@ -120,16 +132,78 @@ def evaluate_sequence(seq_dir: Path, frames: int, pose_rows: int, device, runs: 
         if gt_path is None:
             continue
         poses = read_pose_trace(csv)
-        # Rows spread evenly over the trace; each shows the mirrored source frame of its row.
-        rows = sorted({round(x) for x in np.linspace(0, len(poses) - 1, min(pose_rows, len(poses)))})
+        # Rows spread evenly over the trace, k·N/r for k < r (the synthetic traces are periodic,
+        # so the last row repeats the first); each shows the mirrored source frame of its row.
+        count = min(pose_rows, len(poses))
+        rows = sorted({k * len(poses) // count for k in range(count)})
         mirrored = pose_trace_frames(len(poses), mvv.num_frames)
-        cams = [pose_camera(viewport, poses[k], name=f"{csv.stem}@{k}") for k in rows]
+        cams = {k: pose_camera(viewport, poses[k], name=f"{csv.stem}@{k}") for k in rows}
         reader = YuvReader(gt_path, viewport.width, viewport.height, f"yuv420p{viewport.bit_depth_color}le")
-        truth = [tuple(p[0] for p in reader.read(k, 1)) for k in rows]
-        res = _evaluate_target(mvv, names, cams, [mirrored[k] for k in rows], truth, device, runs)
-        targets[f"pose {csv.stem}"] = {"kind": "pose", "frames": len(rows), **res}
+        # A row whose pose is a source camera's is a different experiment (the baseline copies
+        # that view exactly): it is reported on its own line, not averaged into the trace.
+        on_source = {k: _source_camera_at(cams[k], [mvv.camera(v) for v in names]) for k in rows}
+        for suffix, chosen in (("", [k for k in rows if on_source[k] is None]),
+                               (" on a source camera", [k for k in rows if on_source[k] is not None])):
+            if not chosen:
+                continue
+            truth = [tuple(p[0] for p in reader.read(k, 1)) for k in chosen]
+            res = _evaluate_target(mvv, names, [cams[k] for k in chosen], [mirrored[k] for k in chosen],
+                                   truth, device, runs)
+            label = ", ".join(f"row {k}" + (f" = {on_source[k]}" if on_source[k] else "") for k in chosen)
+            targets[f"pose {csv.stem}{suffix}"] = {"kind": "pose", "frames": len(chosen), "rows": label,
+                                                   **res}
     return {"sequence": mvv.sequence.content_name, "path": str(seq_dir), "views": len(names),
             "size": f"{mvv.width}x{mvv.height}", "targets": targets}
+
+
+def scaled_camera(cam, factor: int):
+    """``cam`` with ``factor``× the pixels per side (same pose, field of view and depth range)."""
+    import dataclasses
+
+    w, h = cam.resolution
+    return dataclasses.replace(cam, resolution=(w * factor, h * factor),
+                               focal=tuple(f * factor for f in cam.focal),
+                               principal_point=tuple(c * factor for c in cam.principal_point))
+
+
+def scale_study(name: str, targets: list[str], num_sources: int, factors: list[int], device,
+                runs: dict[str, tuple]) -> list[dict]:
+    """Render frame 0 of ``name`` at the mini resolution × each factor, straight from the content
+    generator's scene (no files), and compare the runs on each held-out target.
+
+    TMIV's edge blurring (step 8) works on a fixed 5×5-pixel window with a fixed disparity
+    threshold, so the share of the image it blurs, and its cost against exact ground truth,
+    shrink with the resolution; this study separates that effect from the rest of the renderer.
+    Only the ``num_sources`` sources nearest each target are used (the same at every factor) to
+    keep CPU runs short; the baseline picks among the same sources.
+    """
+    import math
+
+    from ctc.content.make import plan_sequence
+    from ctc.content.plan import frame_planes
+    from ctc.synthesis import SourceView
+
+    plan = plan_sequence(name, "mini", device)
+    seq = plan.sequence
+    rows = []
+    for factor in factors:
+        for tname in targets:
+            target = scaled_camera(seq.camera(tname), factor)
+            nearest = sorted(seq.source_cameras, key=lambda c: math.dist(c.position, target.position))
+            sources = []
+            for cam in (scaled_camera(c, factor) for c in nearest[:num_sources]):
+                planes, samples = frame_planes(cam, *plan.source.frame(cam, 0.0))
+                sources.append(SourceView(cam, planes, samples))
+            gt, _ = frame_planes(target, *plan.source.frame(target, 0.0))
+            row = {"factor": factor, "size": f"{target.width}x{target.height}", "target": tname}
+            for run, (method, params) in runs.items():
+                out = method(sources, target, params, device)
+                row[run] = frame_metrics(gt, out.texture, target.bit_depth_color,
+                                         metrics=("psnr", "ivpsnr"))
+            print(f"{name} {tname} {row['size']}: " + " | ".join(
+                f"{r} IV-PSNR {row[r]['ivpsnr']:.2f} PSNR-Y {row[r]['y_psnr']:.2f}" for r in runs), flush=True)
+            rows.append(row)
+    return rows
 
 
 def markdown(results: list[dict], header: dict, runs: list[str]) -> str:
@@ -145,7 +219,8 @@ def markdown(results: list[dict], header: dict, runs: list[str]) -> str:
             cells = [f"{t[r]['mean']['ivpsnr']:.2f} / {t[r]['mean']['y_psnr']:.2f} / {t[r]['mean']['yuv_psnr']:.2f}"
                      for r in runs]
             gain = t["vws"]["mean"]["ivpsnr"] - t["baseline"]["mean"]["ivpsnr"]
-            lines.append(f"| {seq['sequence']} | {name} | {t['frames']} | " + " | ".join(cells)
+            frames = f"{t['frames']} ({t['rows']})" if "rows" in t else str(t["frames"])
+            lines.append(f"| {seq['sequence']} | {name} | {frames} | " + " | ".join(cells)
                          + f" | {gain:+.2f} | {100 * t['vws']['inpainted']:.1f} % / "
                          f"{100 * t['baseline']['inpainted']:.1f} % |")
     return "\n".join(lines) + "\n"
@@ -172,11 +247,21 @@ def main() -> int:
     parser.add_argument("--source-views", action="store_true", help="also re-synthesise some source views")
     parser.add_argument("--variant", action="append", default=[],
                         help="extra VWS run NAME:key=value,... (e.g. noblur:edge_blur_block=0)")
+    parser.add_argument("--scale-study", metavar="NAME:CAM,CAM",
+                        help="instead of the evaluation: frame 0 of these held-out cameras rendered "
+                             "at the mini size × --factors from the scene itself (no files)")
+    parser.add_argument("--factors", default="1,2,4", help="resolution factors of --scale-study")
+    parser.add_argument("--study-sources", type=int, default=4,
+                        help="sources nearest each target used by --scale-study")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (1 on a shared machine: idle threads spin)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--work", help="folder for generated content (default: a temporary folder)")
     parser.add_argument("--out", help="JSON results")
     parser.add_argument("--markdown", help="Markdown table")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     header = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "device": str(device),
               "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
@@ -186,6 +271,13 @@ def main() -> int:
     for text in args.variant:
         name, params = parse_variant(text)
         runs[name] = (synthesize, params)
+    if args.scale_study:
+        name, _, cams = args.scale_study.partition(":")
+        rows = scale_study(name, cams.split(","), args.study_sources,
+                           [int(f) for f in args.factors.split(",")], device, runs)
+        if args.out:
+            Path(args.out).write_text(json.dumps({**header, "scale_study": rows}, indent=2) + "\n")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work or tmp)
         dirs = [Path(s) for s in args.sequence or []]

@@ -16,14 +16,11 @@ from collections.abc import Sequence
 import torch
 
 from ctc.camera import Camera
-from ctc.errors import InputError
 from ctc.synthesis.inpaint import inpaint
 from ctc.synthesis.params import SynthParams
-from ctc.synthesis.views import (SourceView, SynthOutput, check_source, disparity_samples,
-                                 make_output, source_tensors)
-from ctc.synthesis.vws import resolve_device
+from ctc.synthesis.setup import prepare_frame
+from ctc.synthesis.views import SourceView, SynthOutput, disparity_samples, make_output, source_tensors
 from ctc.synthesis.warp import CameraPose, reproject_group
-from ctc.synthesis.weights import camera_weights, visible_sources
 
 
 COVERAGE_SLACK = 0.9
@@ -75,14 +72,8 @@ def nearest_view_baseline(sources: Sequence[SourceView], target: Camera,
     Only ``params.inpaint``, ``params.inpaint_depth_threshold`` and ``params.culling_far_limit``
     are used.
     """
-    if not sources:
-        raise InputError("synthesis", "no source views given")
-    for src in sources:
-        check_source(src, f"source view {src.camera.name}")
-    dev = resolve_device(device)
-    cams = [s.camera for s in sources]
-    weights = camera_weights(cams, target)
-    visible = visible_sources(cams, target, params.culling_far_limit)
+    setup = prepare_frame(sources, target, params.culling_far_limit, device)
+    dev, weights, visible = setup.device, setup.weights, setup.visible
     with torch.no_grad():
         warps = {i: _forward_warp(s, target, dev) for i, s in enumerate(sources) if visible[i]}
         if not warps:
@@ -96,4 +87,4 @@ def nearest_view_baseline(sources: Sequence[SourceView], target: Camera,
         if params.inpaint:
             out_color, disp, filled = inpaint(out_color, disp, params.inpaint_depth_threshold)
         return make_output(out_color, disp, synthesized, filled, target, [sources[best].camera.name],
-                           {c.name: float(x) for c, x in zip(cams, weights)})
+                           setup.weights_by_name())

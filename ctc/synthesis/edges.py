@@ -1,9 +1,16 @@
 """Luma edge blurring at depth discontinuities (TMIV VWS step 8; miv_ctc.md §3.3).
 
-Where the normalised disparity varies by at least ``threshold`` (1/m) inside a ``block``×``block``
+Where the normalised disparity varies by at least ``threshold`` inside a ``block``×``block``
 window of valid pixels, the pixel sits on a depth edge, where blending from several views leaves
 aliasing; its luma (only) becomes the mean of the window's valid luma weighted by
 block − (|dx| + |dy|) (5 at the centre, 1 at the corners for the CTC block of 5).
+
+"Normalised disparity" is MIV's term for 1/z in m⁻¹: TMIV's ``blurEdges`` runs after step 8 has
+replaced every valid target depth by clamp(1/z, 1/far, 1/near) of the target camera, and compares
+max − min of those values with ``edgeBlurringDepthThreshold`` (0.04) directly. It is neither the
+0..1 level nor a relative difference. The window is fixed in pixels, so the band it blurs around
+each depth edge is ≈ 4 pixels wide at any resolution: at the 480×270 mini scale it covers 4× the
+share of the picture it covers at the CTC's 1920×1080 (docs/results/synthesis.md, scale study).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ def blur_depth_edges(luma: Tensor, disparity: Tensor, valid: Tensor, block: int,
 
     Args:
         luma: ``[H, W]`` floats.
-        disparity: ``[H, W]`` normalised disparity in 1/m.
+        disparity: ``[H, W]`` normalised disparity 1/z in m⁻¹, clamped to the target's range.
         valid: ``[H, W]`` bool, pixels with a synthesised colour and depth.
         block: window side (odd; 0 or 1 disables the step).
         threshold: disparity range that marks an edge.

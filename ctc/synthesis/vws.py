@@ -28,33 +28,19 @@ import torch
 from torch.profiler import record_function as stage
 
 from ctc.camera import Camera
-from ctc.errors import InputError
 from ctc.synthesis.clusters import cluster_depths, select_depth
 from ctc.synthesis.edges import blur_depth_edges
 from ctc.synthesis.inpaint import inpaint
 from ctc.synthesis.params import SynthParams
 from ctc.synthesis.shade import median_filter_depth, shade
-from ctc.synthesis.views import (SourceView, SynthOutput, check_source, disparity_samples,
-                                 make_output, source_tensors)
+from ctc.synthesis.setup import prepare_frame
+from ctc.synthesis.views import SourceView, SynthOutput, disparity_samples, make_output, source_tensors
 from ctc.synthesis.warp import (CameraPose, SourceGroup, Splats, open_depth_maps, rasterize_splats,
                                 reproject_group, splat_parameters)
-from ctc.synthesis.weights import angular_widths, camera_weights, visible_sources
+from ctc.synthesis.weights import angular_widths
 
 SHADING_EPSILON = 1e-3
 """TMIV: a pixel whose total shading weight is not above this gets no colour (a hole)."""
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/``None`` → CUDA when available, else CPU; ``"cuda"`` without CUDA is an InputError."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise InputError("--device", f"unknown device {device!r} (auto, cpu or cuda)") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device", "cuda requested but torch sees no CUDA device")
-    return dev
 
 
 def synthesize(sources: Sequence[SourceView], target: Camera, params: SynthParams = SynthParams(),
@@ -72,23 +58,18 @@ def synthesize(sources: Sequence[SourceView], target: Camera, params: SynthParam
         and the masks of synthesised and inpainted pixels.
 
     Raises:
-        InputError: no sources, or planes whose sizes do not match their cameras.
+        InputError: no sources, planes whose sizes do not match their cameras, an unusable device.
     """
-    if not sources:
-        raise InputError("synthesis", "no source views given")
-    for src in sources:
-        check_source(src, f"source view {src.camera.name}")
-    dev = resolve_device(device)
-    cams = [s.camera for s in sources]
-    weights = camera_weights(cams, target)
-    visible = visible_sources(cams, target, params.culling_far_limit)
+    setup = prepare_frame(sources, target, params.culling_far_limit, device)
+    dev, cams, visible = setup.device, setup.cameras, setup.visible
     kappas = angular_widths(cams, params.angular_scaling)
     h, w = target.height, target.width
 
     with torch.no_grad():
         target_pose = CameraPose.of(target, dev)
         with stage("vws.reproject"):
-            groups = _reproject_visible(sources, visible, kappas, weights.tolist(), target, target_pose, dev)
+            groups = _reproject_visible(sources, visible, kappas, setup.weights.tolist(), target,
+                                        target_pose, dev)
         num_views = sum(g.size for g in groups)
         if num_views:
             with stage("vws.splat_parameters"):
@@ -100,7 +81,8 @@ def synthesize(sources: Sequence[SourceView], target: Camera, params: SynthParam
         else:
             zbuf = torch.full((0, h, w), float("inf"), device=dev)
         with stage("vws.select"):
-            zbuf = open_depth_maps(zbuf, params.prune_filter_erode, params.prune_filter_dilate)
+            zbuf = open_depth_maps(zbuf, params.prune_filter_erode, params.prune_filter_dilate,
+                                   skip_last=visible[-1])
             view_w = torch.cat([g.weight for g in groups]) if groups else torch.zeros(0, device=dev)
             clusters = cluster_depths(zbuf.reshape(num_views, h * w), view_w[:, None],
                                       params.blending_factor)
@@ -114,7 +96,9 @@ def synthesize(sources: Sequence[SourceView], target: Camera, params: SynthParam
                                 torch.full_like(color, 0.5))
             depth = torch.where(synthesized, depth, torch.zeros_like(depth))
             disp = disparity_samples(depth, target)
-            norm_disp = torch.where(synthesized, 1.0 / depth.clamp_min(1e-30), torch.zeros_like(depth))
+            low, high = target.disparity_range
+            norm_disp = torch.where(synthesized, (1.0 / depth.clamp_min(1e-30)).clamp(low, high),
+                                    torch.zeros_like(depth))
             color[0] = blur_depth_edges(color[0], norm_disp, synthesized, params.edge_blur_block,
                                         params.edge_blur_threshold)
         filled = torch.zeros_like(synthesized)
@@ -123,8 +107,7 @@ def synthesize(sources: Sequence[SourceView], target: Camera, params: SynthParam
                 color, disp, filled = inpaint(color, disp, params.inpaint_depth_threshold)
         with stage("vws.to_host"):
             return make_output(color, disp, synthesized, filled, target,
-                               [c.name for c, v in zip(cams, visible) if v],
-                               {c.name: float(x) for c, x in zip(cams, weights)})
+                               [c.name for c, v in zip(cams, visible) if v], setup.weights_by_name())
 
 
 def _reproject_visible(sources: Sequence[SourceView], visible: list[bool], kappas: list[float],

@@ -67,7 +67,7 @@ class SourceGroup:
         depth: ``[G, Hs, Ws]`` metric source depth (z-depth or radius), NaN where invalid.
         color: ``[G, 3, Hs, Ws]`` YUV 4:4:4 in [0, 1].
         rays: ``[G, Hs, Ws, 3]`` unit world rays from the *target* position to each source point
-            (NaN where the depth is invalid); the splat kernel and the anti-ghosting compare them.
+            (NaN where the point is not kept); the splat kernel and the anti-ghosting compare them.
         uv: ``[G, Hs, Ws, 2]`` position in the target image.
         z: ``[G, Hs, Ws]`` depth in the target camera.
         kept: ``[G, Hs, Ws]`` bool, valid depth and landing inside the target ("inside viewport").
@@ -111,8 +111,11 @@ def reproject_group(cameras: list[Camera], depth: Tensor, color: Tensor, target:
     centres = pixel_centres(cameras[0], dtype=dtype, device=device)
     world = torch.stack([p.to_world(unproject(c, centres, d)) for c, p, d in zip(cameras, poses, depth)])
     uv, z, valid = project(target, target_pose.to_camera(world))
-    rays = F.normalize(world - target_pose.pos, dim=-1)
     kept = valid & torch.isfinite(depth) & inside_image(target, uv)
+    # TMIV stores the ray only for kept points (NaN elsewhere): the anti-ghosting test of the
+    # shading then never flags a neighbour that lands outside the target (NaN compares false).
+    rays = torch.where(kept[..., None], F.normalize(world - target_pose.pos, dim=-1),
+                       torch.full_like(world, float("nan")))
     return SourceGroup(cameras, poses, depth, color, rays, uv, z, kept,
                        torch.tensor(kappa, dtype=dtype, device=device),
                        torch.tensor(weight, dtype=dtype, device=device), first_view)
@@ -327,14 +330,23 @@ def rasterize_splats(splats: Splats, num_views: int, height: int, width: int, ma
     return zbuf.view(torch.float32).view(num_views, height, width)
 
 
+def _square_max(x: Tensor, r: int) -> Tensor:
+    """Maximum over the (2r+1)×(2r+1) square around each pixel of ``x`` ``[V, 1, H, W]`` (outside
+    the image ignored): a row pass then a column pass, 2·(2r+1) comparisons per pixel instead of
+    (2r+1)² (the CTC's r = 5 makes it about 5× faster on CPU)."""
+    x = F.max_pool2d(x, (1, 2 * r + 1), stride=1, padding=(0, r))
+    return F.max_pool2d(x, (2 * r + 1, 1), stride=1, padding=(r, 0))
+
+
 def open_depth_maps(zbuf: Tensor, erode: int, dilate: int, skip_last: bool = True) -> Tensor:
     """Morphological opening of each warped depth map (TMIV ``filterReprojectedPrunedDepthMaps``).
 
     ``erode`` 3×3 erosions of the valid mask followed by ``dilate`` 3×3 dilations that can only
     restore a pixel's *own* warped value: isolated splats and slivers up to about ``erode`` pixels
-    wide disappear, everything else is untouched. As in TMIV the last view of the list is left as
-    it is (``skip_last``). A k-fold 3×3 erosion equals one (2k+1)×(2k+1) erosion, so each step is
-    one ``max_pool2d``.
+    wide disappear, everything else is untouched. TMIV filters every view but the last one of the
+    *source list* (in a TMIV anchor that is the inpainted background view); the caller sets
+    ``skip_last`` when that view is among the ``V`` given (it is then the last of them). A k-fold
+    3×3 erosion equals one (2k+1)×(2k+1) erosion, so each step is one separable maximum filter.
 
     Args:
         zbuf: ``[V, H, W]`` depths, ``inf`` where invalid.
@@ -349,9 +361,9 @@ def open_depth_maps(zbuf: Tensor, erode: int, dilate: int, skip_last: bool = Tru
         return zbuf
     mask = valid[:n, None].to(zbuf.dtype)
     if erode:
-        mask = 1.0 - F.max_pool2d(1.0 - mask, 2 * erode + 1, stride=1, padding=erode)
+        mask = 1.0 - _square_max(1.0 - mask, erode)
     if dilate:
-        mask = F.max_pool2d(mask, 2 * dilate + 1, stride=1, padding=dilate)
+        mask = _square_max(mask, dilate)
     keep = valid.clone()
     keep[:n] &= mask[:, 0] > 0.5
     return torch.where(keep, zbuf, torch.full_like(zbuf, math.inf))

@@ -30,6 +30,10 @@ from torch import nn
 LOG_STEP_MIN = -20 * math.log(2)
 LOG_STEP_MAX = 4 * math.log(2)
 
+# Per-channel steps only when each channel holds ≥ this many entries: the float16 step then costs
+# ≤ 16/256 = 0.0625 bits per parameter of side information.
+MIN_STEP_GROUP = 256
+
 # Biases are not rate-regularised (paper: only grids and weights are), so they start finer.
 BIAS_INIT_BITS = 10
 
@@ -44,12 +48,20 @@ class CodedParamLike(Protocol):
 
 
 def step_shape(shape: Sequence[int], coded: CodedParamLike) -> tuple[int, ...]:
-    """Shape of the step tensor of a parameter of ``shape`` (broadcastable to it)."""
+    """Shape of the step tensor of a parameter of ``shape`` (broadcastable to it).
+
+    Per view (``view_axis``) always; per channel (``channel_axis``) for weights and grids whose
+    channels each hold ≥ :data:`MIN_STEP_GROUP` entries (counted within one view); else 1.
+    """
     keep: set[int] = set()
+    view_axis = None if coded.view_axis is None else coded.view_axis % len(shape)
+    if view_axis is not None:
+        keep.add(view_axis)
     if coded.kind in ("weight", "grid"):
-        keep.add(coded.channel_axis % len(shape))
-    if coded.view_axis is not None:
-        keep.add(coded.view_axis % len(shape))
+        channel_axis = coded.channel_axis % len(shape)
+        group = math.prod(n for i, n in enumerate(shape) if i not in (channel_axis, view_axis))
+        if group >= MIN_STEP_GROUP:
+            keep.add(channel_axis)
     return tuple(n if i in keep else 1 for i, n in enumerate(shape))
 
 
