@@ -25,6 +25,7 @@ from bitstream import read_bitstream, read_header
 from ctc.camera import Camera
 from ctc.sequence import load_sequence
 from mvhinerv import codec
+from mvhinerv.arch import PRESETS
 
 @pytest.fixture(scope="module")
 def encoded(tmp_path_factory):
@@ -56,7 +57,7 @@ def test_encode_writes_a_verified_file_and_its_config(encoded):
     header = read_header(data)
     assert [c.name for c in header.sequence.cameras] == ["v0", "v1", "v2", "viewport"]
     assert header.sequence.view_names == ("v0", "v1")
-    assert header.arch["channels"] == 24  # the tiny preset
+    assert header.arch["channels"] == PRESETS["tiny"].channels
 
 
 def test_verification_psnr_matches_an_independent_decode(encoded, tmp_path):

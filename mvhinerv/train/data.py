@@ -144,6 +144,10 @@ class PatchSampler:
         if patch is not None and (patch[0] % align or patch[1] % align):
             raise ConfigError("patch", f"{patch[0]}x{patch[1]} is not a multiple of the model's total scale {align}")
         self.data = data
+        if patch is not None and patch[0] * patch[1] >= data.height * data.width:
+            # A patch as large as the frame only adds out-of-frame work (a 120x120 patch grid over a
+            # 128x72 frame computes 3.1x the pixels it trains on): train on whole frames instead.
+            patch = None
         self.frame_mode = patch is None
         self.patch = (data.height, data.width) if patch is None else (int(patch[0]), int(patch[1]))
         ph, pw = self.patch

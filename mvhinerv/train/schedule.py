@@ -121,6 +121,11 @@ SCHEDULES: dict[str, Schedule] = {
         # epochs of 3 views x 5 frames of 64x36 reach ~30 dB RGB in ~15 s on 2 CPU threads).
         _two_stage("ci", "seconds on a CPU for tests on tiny content (larger learning rates)", (100, 20), (2, 1),
                    lr=1e-2, lr2=1e-3, lr_step=5e-2),
+        # The round trip of every tiny catalogue sequence (tests/test_codec_tiny_sequences.py):
+        # ci's learning rates and a tenth of its epochs, so that five real encodes fit in CI; it
+        # checks that content of every kind trains and decodes, not the quality ci reaches.
+        _two_stage("smoke", "ci's learning rates, a tenth of its epochs (round-trip tests)", (10, 2), (1, 0.5),
+                   lr=1e-2, lr2=1e-3, lr_step=5e-2),
     )
 }
 
