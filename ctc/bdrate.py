@@ -146,24 +146,45 @@ def bd(anchor: RdCurve, test: RdCurve, method: str = "pchip") -> BdResult:
         raise InputError("--method", f"unknown interpolation {method!r} (pchip, cubic, akima)")
     qa, qt = np.asarray(anchor.quality), np.asarray(test.quality)
     xa, xt = anchor.log_rate, test.log_rate
-    delta_log_rate, overlap_q = _mean_delta(qa, xa, qt, xt, method)
-    delta_quality, overlap_r = _mean_delta(xa, qa, xt, qt, method)
-    return BdResult(bd_rate=(10.0 ** delta_log_rate - 1.0) * 100.0, bd_psnr=delta_quality,
+    # BD-rate integrates over the shared quality interval, BD-PSNR over the shared rate interval:
+    # each exists on its own (curves may share qualities at disjoint rates), so one missing
+    # overlap makes only its own value NaN; with neither there is no BD value at all.
+    try:
+        delta_log_rate, overlap_q = _mean_delta(qa, xa, qt, xt, method)
+        bd_rate_value = (10.0 ** delta_log_rate - 1.0) * 100.0
+    except InputError:
+        if _overlap(xa, xt)[2] <= 0.0:
+            raise
+        bd_rate_value, overlap_q = math.nan, 0.0
+    try:
+        delta_quality, overlap_r = _mean_delta(xa, qa, xt, qt, method)
+    except InputError:
+        if overlap_q <= 0.0:
+            raise
+        delta_quality, overlap_r = math.nan, 0.0
+    return BdResult(bd_rate=bd_rate_value, bd_psnr=delta_quality,
                     overlap_quality=overlap_q, overlap_rate=overlap_r, method=method)
 
 
 def bd_rate(rate_anchor: Sequence[float], quality_anchor: Sequence[float], rate_test: Sequence[float],
             quality_test: Sequence[float], method: str = "pchip") -> float:
     """BD-rate in percent (see module docstring); raises :class:`InputError` on unusable data."""
-    return bd(RdCurve.from_points(rate_anchor, quality_anchor, "anchor"),
-              RdCurve.from_points(rate_test, quality_test, "test"), method).bd_rate
+    return _strict(bd(RdCurve.from_points(rate_anchor, quality_anchor, "anchor"),
+                      RdCurve.from_points(rate_test, quality_test, "test"), method).bd_rate, "qualities")
 
 
 def bd_psnr(rate_anchor: Sequence[float], quality_anchor: Sequence[float], rate_test: Sequence[float],
             quality_test: Sequence[float], method: str = "pchip") -> float:
     """BD-PSNR in dB (see module docstring); raises :class:`InputError` on unusable data."""
-    return bd(RdCurve.from_points(rate_anchor, quality_anchor, "anchor"),
-              RdCurve.from_points(rate_test, quality_test, "test"), method).bd_psnr
+    return _strict(bd(RdCurve.from_points(rate_anchor, quality_anchor, "anchor"),
+                      RdCurve.from_points(rate_test, quality_test, "test"), method).bd_psnr, "rates")
+
+
+def _strict(value: float, what: str) -> float:
+    """``value``, or :class:`InputError` when it is NaN because the curves share no ``what``."""
+    if math.isnan(value):
+        raise InputError("RD curves", f"do not overlap: the two curves share no {what}")
+    return value
 
 
 def bd_compare(rate_anchor: Sequence[float], quality_anchor: Sequence[float], rate_test: Sequence[float],
