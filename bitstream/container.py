@@ -139,14 +139,7 @@ def header_records(contents: BitstreamContents) -> tuple[list[tuple[Record, Valu
         "num_tensors": len(infos),
         "num_sections": len(payloads),
     }
-    sequence = {
-        "name": seq.name,
-        "fps": seq.fps,
-        "num_frames": seq.num_frames,
-        "start_frame": seq.start_frame,
-        "texture_bit_depth": seq.texture_bit_depth,
-        "depth_bit_depth": seq.depth_bit_depth,
-    }
+    sequence = seq.scalar_fields()
     records: list[tuple[Record, Values, str]] = [
         (layout.CONTENTS, counts, "contents"),
         (layout.SEQUENCE, sequence, "sequence"),

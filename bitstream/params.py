@@ -80,6 +80,17 @@ class SequenceParams:
     depth_bit_depth: int
     cameras: tuple[CameraParams, ...]
 
+    def scalar_fields(self) -> dict[str, object]:
+        """The scalar fields of the ``sequence`` header record (cameras are records of their own)."""
+        return {
+            "name": self.name,
+            "fps": self.fps,
+            "num_frames": self.num_frames,
+            "start_frame": self.start_frame,
+            "texture_bit_depth": self.texture_bit_depth,
+            "depth_bit_depth": self.depth_bit_depth,
+        }
+
     @property
     def coded_cameras(self) -> tuple[CameraParams, ...]:
         """The source views with coded data; index k here is view k of tensors and sections."""

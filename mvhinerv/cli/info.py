@@ -34,15 +34,7 @@ def info_report(data: bytes, source: str) -> dict[str, Any]:
     seq = header.sequence
     return {
         "file": source,
-        "sequence": {
-            "name": seq.name,
-            "fps": seq.fps,
-            "num_frames": seq.num_frames,
-            "start_frame": seq.start_frame,
-            "texture_bit_depth": seq.texture_bit_depth,
-            "depth_bit_depth": seq.depth_bit_depth,
-            "coded_views": list(seq.view_names),
-        },
+        "sequence": {**seq.scalar_fields(), "coded_views": list(seq.view_names)},
         "cameras": [
             {
                 "name": c.name,
