@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ctc.synthesis import SourceView, SynthParams, synthesize  # noqa: E402
 from ctc.synthesis.toyscene import PlaneScene, perspective_camera  # noqa: E402
-from ctc.synthesis.setup import resolve_device  # noqa: E402
+from ctc.device import resolve_device  # noqa: E402
 
 
 def rig(size: tuple[int, int], views: int):

@@ -40,7 +40,7 @@ from ctc.posetrace import pose_camera, pose_trace_frames, read_pose_trace  # noq
 from ctc.sequence import MultiViewVideo, load_sequence  # noqa: E402
 from ctc.synthesis import SynthParams, nearest_view_baseline, synthesize  # noqa: E402
 from ctc.synthesis.sequence import frame_sources  # noqa: E402
-from ctc.synthesis.setup import resolve_device  # noqa: E402
+from ctc.device import resolve_device  # noqa: E402
 from ctc.yuv import YuvReader  # noqa: E402
 
 METHODS = {"vws": synthesize, "baseline": nearest_view_baseline}

@@ -31,6 +31,7 @@ from ctc.atomic import atomic_dir
 from ctc.camera import Camera
 from ctc.content.plan import ContentPlan, frame_planes
 from ctc.content.rigs import SCALES
+from ctc.device import resolve_device
 from ctc.errors import InputError
 from ctc.posetrace import pose_camera, pose_trace_frames, write_pose_trace
 from ctc.sequence import (DEFAULT_DEPTH_PATTERN, DEFAULT_TEXTURE_PATTERN, SeqSpec,
@@ -41,21 +42,6 @@ TEXTURE_FMT = parse_pix_fmt("yuv420p10le")
 DEPTH_FMT = parse_pix_fmt("yuv420p16le")
 Progress = Callable[[str, int], None]
 """Called after each written frame with (what, frames) — for progress bars."""
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` → CUDA if available else CPU; ``cpu``/``cuda`` as given.
-
-    Raises:
-        InputError: ``cuda`` requested without a CUDA device, or an unknown name.
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise InputError("--device", f"unknown device {device!r} (auto, cpu or cuda)")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device", "cuda requested but no CUDA device is available")
-    return torch.device(device)
 
 
 def pose_trace_name(name: str, index: int) -> str:

@@ -43,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from ctc.device import resolve_device
 from ctc.errors import InputError
 from ctc.metrics.planes import Planes, as_planes, check_mask, check_range, check_same_layout, max_value, to_444
 from ctc.metrics.wspsnr import ErpRange, as_erp, erp_row_weights, weighted_sum
@@ -135,14 +136,7 @@ class _Backend:
     """
 
     def __init__(self, device: str | torch.device | None, use_torch: bool | None = None):
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            self.device = torch.device(device or "cpu")
-        except (RuntimeError, TypeError):
-            raise InputError("--device", f"unknown device {device!r} (cpu, cuda, cuda:N or auto)") from None
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise InputError("--device", "CUDA was requested but torch sees no CUDA device")
+        self.device = resolve_device(device, default="cpu")
         self.torch = self.device.type != "cpu" if use_torch is None else use_torch
         self.xp = torch if self.torch else np
         # Tile height: ~64k pixels keeps a tile's working set (field, term, key, two minima) in a

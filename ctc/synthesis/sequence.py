@@ -28,7 +28,7 @@ from ctc.sequence import MultiViewVideo, load_sequence
 from ctc.synthesis.baseline import nearest_view_baseline
 from ctc.synthesis.params import SynthParams
 from ctc.synthesis.views import SourceView, SynthOutput
-from ctc.synthesis.setup import resolve_device
+from ctc.device import resolve_device
 from ctc.synthesis.vws import synthesize
 from ctc.yuv import YuvWriter, parse_pix_fmt
 

@@ -12,22 +12,10 @@ from collections.abc import Sequence
 import torch
 
 from ctc.camera import Camera
+from ctc.device import resolve_device
 from ctc.errors import InputError
 from ctc.synthesis.views import SourceView, check_source
 from ctc.synthesis.weights import camera_weights, visible_sources
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/``None`` → CUDA when available, else CPU; ``"cuda"`` without CUDA is an InputError."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise InputError("--device", f"unknown device {device!r} (auto, cpu or cuda)") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device", "cuda requested but torch sees no CUDA device")
-    return dev
 
 
 @dataclasses.dataclass(frozen=True)
