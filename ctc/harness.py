@@ -30,7 +30,7 @@ import re
 import subprocess
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,7 +70,7 @@ class CodecSpec:
     rate_points: tuple[Mapping[str, Any], ...]
     """One mapping per rate point: ``{lambda: ...}`` for MV-HiNeRV, ``{qp_texture, qp_depth}`` for anchors."""
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    """Codec options (``preset``, ``schedule``, ``device`` for MV-HiNeRV; ``preset`` for anchors)."""
+    """Codec options (``preset``, ``schedule``, ``device``, ``settings`` for MV-HiNeRV; ``preset``... for anchors)."""
 
     @property
     def is_anchor(self) -> bool:
@@ -555,22 +555,44 @@ def check_runnable(config: CtcConfig, factories: Mapping[str, CodecFactory]) -> 
             raise MissingFileError(seq.path, f"sequence {seq.name} not found")
 
 
+def check_selection(config: CtcConfig, codecs: Iterable[str] | None, sequences: Iterable[str] | None) -> None:
+    """Every name in a ``--codec``/``--sequence`` selection is one of the sweep's.
+
+    Raises:
+        InputError: an unknown name (the known ones are listed).
+    """
+    for kind, chosen, known in (("codec", codecs, [c.name for c in config.codecs]),
+                                ("sequence", sequences, [s.name for s in config.sequences])):
+        unknown = sorted(set(chosen or ()) - set(known))
+        if unknown:
+            raise InputError(f"--{kind} {', '.join(unknown)}", f"not a {kind} of this sweep ({', '.join(known)})")
+
+
 def run_ctc(config: CtcConfig, out_dir: str | Path, *, extra_factories: Mapping[str, CodecFactory] | None = None,
-            log: Callable[[str], None] = print, retry_failed: bool = False) -> list[dict[str, Any]]:
+            log: Callable[[str], None] = print, retry_failed: bool = False,
+            codecs: Iterable[str] | None = None, sequences: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Run (or resume) a sweep and write ``out_dir/report.md``; returns all job records.
 
     A job whose result file exists with status ``ok`` is skipped (resumability); failed jobs are
     re-run only with ``retry_failed``. A codec that cannot be set up here (:class:`UnavailableCodec`)
     gives failed jobs, not an error. Each result file is written atomically when its job ends.
 
+    ``codecs`` / ``sequences`` (names) restrict which jobs run, so that one sweep can be split
+    between machines (MV-HiNeRV on a GPU machine, the anchors where ffmpeg is) or into shorter
+    sessions; the jobs left out are not run, but their existing results still enter the report.
+
     Raises:
-        InputError: see :func:`check_runnable`; a result file in ``out_dir`` that is not a result.
+        InputError: see :func:`check_runnable` and :func:`check_selection`; a result file in
+            ``out_dir`` that is not a result.
     """
     from ctc.environment import environment_report
     from ctc.report import write_report
 
     factories: dict[str, CodecFactory] = {"vvenc": anchor_codec, "x265": anchor_codec, **(extra_factories or {})}
     check_runnable(config, factories)
+    check_selection(config, codecs, sequences)
+    chosen_codecs = None if codecs is None else set(codecs)
+    chosen_sequences = None if sequences is None else set(sequences)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     environment = environment_report()
@@ -585,6 +607,12 @@ def run_ctc(config: CtcConfig, out_dir: str | Path, *, extra_factories: Mapping[
         tag = f"[{index}/{len(jobs)}] {job.sequence.name} {job.codec.name} {job.label}"
         path = job.result_path(out_dir)
         previous = read_result(path) if path.is_file() else None
+        selected = ((chosen_codecs is None or job.codec.name in chosen_codecs)
+                    and (chosen_sequences is None or job.sequence.name in chosen_sequences))
+        if not selected:
+            if previous is not None:
+                records.append(previous)
+            continue
         if previous is not None and (previous["status"] == "ok" or not retry_failed):
             log(f"{tag}: {previous['status']} (kept)")
             records.append(previous)

@@ -7,7 +7,9 @@ machine-readable ``DIR/summary.json`` (BD-rates per sequence and their means). `
 BD-rate practice (miv_ctc.md §5): per sequence, on the rate (bytes: every byte a decoder needs)
 and the mean quality of the job (mean over frames per view, then over views), PCHIP by default;
 the overall figure is the arithmetic mean of the per-sequence BD-rates (NaN, visibly, when one
-sequence has none). An overlap below 75 % and a non-monotone RD curve are flagged, not hidden.
+sequence has none; the summary then also gives the mean over the sequences that have one, with
+their count). An overlap below 75 % and a non-monotone RD curve are flagged, not hidden. Jobs
+without results are listed, and every environment that ran jobs is described.
 
 Equirectangular content (miv_ctc.md §1.6: "for ERP sequences PSNR becomes WS-PSNR"): the Y-PSNR
 and YUV-PSNR measures take the job's ``ws_y_psnr`` / ``ws_yuv_psnr`` when its views are ERP (the
@@ -143,13 +145,59 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
     return lines
 
 
+def partial_mean(comparison: Mapping[str, Any]) -> tuple[float, int, int]:
+    """(mean BD-rate over the sequences that have one, how many do, how many sequences)."""
+    values = [r["bd_rate"] for r in comparison["rows"] if math.isfinite(r["bd_rate"])]
+    return (sum(values) / len(values) if values else math.nan), len(values), len(comparison["rows"])
+
+
+def _summary_cell(comparison: Mapping[str, Any] | None) -> str:
+    """The mean BD-rate; when some sequence has none, ``n/a`` and the mean of the others."""
+    if comparison is None:
+        return "n/a"
+    mean = comparison["mean"]["bd_rate"]
+    if math.isfinite(mean):
+        return _fmt(mean)
+    part, k, n = partial_mean(comparison)
+    return f"n/a ({_fmt(part)} over {k} of {n})" if k else "n/a"
+
+
 def summary_table(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The headline (Markdown lines): mean BD-rate over sequences of each test codec against each anchor."""
+    """The headline (Markdown lines): mean BD-rate over sequences of each test codec against each anchor.
+
+    The mean is over all sequences (n/a when one has no BD-rate); the cell then also gives the
+    mean over the sequences that have one, e.g. ``n/a (601.00 over 2 of 4)``.
+    """
     pairs = sorted({(c["test"], c["anchor"]) for c in comparisons})
     labels = [m.label for m in MEASURES if any(c["label"] == m.label for c in comparisons)]
-    means = {(c["test"], c["anchor"], c["label"]): c["mean"]["bd_rate"] for c in comparisons}
-    body = [[t, a, *(means.get((t, a, label), math.nan) for label in labels)] for t, a in pairs]
+    by_key = {(c["test"], c["anchor"], c["label"]): c for c in comparisons}
+    body = [[t, a, *(_summary_cell(by_key.get((t, a, label))) for label in labels)] for t, a in pairs]
     return _table(["codec", "anchor", *(f"BD-rate {label} (%)" for label in labels)], body)
+
+
+def missing_jobs(config: Any, records: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+    """(sequence, codec, rate point label) of the sweep's jobs that have no result yet."""
+    from ctc.harness import rate_point_label
+
+    done = {(r["sequence"], r["codec"], r["label"]) for r in records}
+    return [(s.name, c.name, rate_point_label(rp)) for s in config.sequences for c in config.codecs
+            for rp in c.rate_points if (s.name, c.name, rate_point_label(rp)) not in done]
+
+
+def environments(records: Sequence[Mapping[str, Any]]) -> list[tuple[list[str], Mapping[str, Any]]]:
+    """Each distinct environment of the records (a sweep split between machines has several), with
+    the codecs whose jobs ran in it, in first-seen order."""
+    out: list[tuple[list[str], Mapping[str, Any]]] = []
+    for r in records:
+        env = r.get("environment") or {}
+        for codecs, seen in out:
+            if seen == env:
+                if r["codec"] not in codecs:
+                    codecs.append(r["codec"])
+                break
+        else:
+            out.append(([r["codec"]], env))
+    return out
 
 
 def plot_rd(records: Sequence[Mapping[str, Any]], sequence: str, codecs: Sequence[str], measure: Measure,
@@ -246,7 +294,6 @@ def write_report(config: Any, records: Sequence[Mapping[str, Any]], out_dir: str
     comparisons = bd_rates(records, codecs, config.bd_method)
     ok = [r for r in records if r.get("status") == "ok"]
     failed = [r for r in records if r.get("status") != "ok"]
-    env = (ok or records or [{}])[0].get("environment", {})
 
     lines = [f"# CTC report: {config.name}", ""]
     lines.append(f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `mvcodec ctc`; "
@@ -262,7 +309,15 @@ def write_report(config: Any, records: Sequence[Mapping[str, Any]], out_dir: str
         lines += ["", "## Failed jobs", ""]
         lines += _table(["sequence", "codec", "rate point", "error"],
                         [[r["sequence"], r["codec"], r["label"], r.get("error", "")] for r in failed])
-    lines += ["", "## Environment", "", *(f"- {k}: {v}" for k, v in env.items())]
+    missing = missing_jobs(config, records)
+    if missing:
+        lines += ["", "## Missing jobs", "", f"{len(missing)} jobs of the sweep have no result yet "
+                  "(`mvcodec ctc run` resumes them):", ""]
+        lines += _table(["sequence", "codec", "rate point"], missing)
+    lines += ["", "## Environment"]
+    for codecs, env in environments(ok or records) or [([], {})]:
+        lines += ["", f"Jobs of {', '.join(codecs)}:" if codecs else "No jobs.", "",
+                  *(f"- {k}: {v}" for k, v in env.items())]
     report = out_dir / "report.md"
     write_bytes_atomic(report, ("\n".join(lines) + "\n").encode())
     summary = {f"{t} vs {a}": {c["label"]: c["mean"]["bd_rate"] for c in comparisons
@@ -270,10 +325,11 @@ def write_report(config: Any, records: Sequence[Mapping[str, Any]], out_dir: str
                for t, a in sorted({(c["test"], c["anchor"]) for c in comparisons})}
     write_bytes_atomic(out_dir / "summary.json", json.dumps(
         {"method": config.bd_method, "comparisons": comparisons, "summary": summary,
+         "missing": [dict(zip(("sequence", "codec", "label"), m)) for m in missing],
          "failed": [{k: r.get(k) for k in ("sequence", "codec", "label", "error")} for r in failed]},
         indent=1).encode())
     return report
 
 
-__all__ = ["MEASURES", "Measure", "bd_rates", "compare", "measure_named", "plot_rd", "quality", "rd_points",
-           "summary_table", "uses_ws_psnr", "write_report"]
+__all__ = ["MEASURES", "Measure", "bd_rates", "compare", "environments", "measure_named", "missing_jobs",
+           "partial_mean", "plot_rd", "quality", "rd_points", "summary_table", "uses_ws_psnr", "write_report"]

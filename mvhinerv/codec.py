@@ -175,12 +175,43 @@ def check_arch(header: Header, source: str) -> MVHiNeRVArch:
     return arch
 
 
-def load_decoder(data: bytes, *, source: str, views: Sequence[str] | None = None,
-                 device: str | torch.device = "cpu") -> DecodedModel:
-    """Read a file (only the grids of ``views``) and rebuild its network on ``device``."""
+#: Rendered pixels from which compiling the decoder pays off on a GPU: compilation costs
+#: 10-60 s, eager S renders ≈ 26 and compiled ≈ 113 frames/s of 1080p (docs/performance.md).
+COMPILE_FROM_PIXELS = 300 * 1920 * 1080
+
+
+def should_compile(device: torch.device, pixels: int, compile: bool | None = None) -> bool:
+    """``compile`` when given; otherwise compile on CUDA for at least :data:`COMPILE_FROM_PIXELS`."""
+    if compile is not None:
+        return compile
+    return device.type == "cuda" and pixels >= COMPILE_FROM_PIXELS
+
+
+def decoder_network(arch: MVHiNeRVArch, device: torch.device, compile: bool | None = None,
+                    tensors: Sequence[Any] | None = None, views: Sequence[int] | None = None) -> torch.nn.Module:
+    """The network that renders decoded frames: an ``eval()`` :class:`MVHiNeRV` on ``device``,
+    loaded with ``tensors`` (:func:`mvhinerv.quant.load_quantized`, only ``views``' grids) when
+    given, and wrapped in ``torch.compile`` when ``compile`` (None: on CUDA).
+
+    Compiling costs tens of seconds once per model and frame-batch size, and makes frame-mode
+    rendering about 4× faster on a GPU (``docs/performance.md`` § Decoding); the compiled model
+    uses the fusible "shift" depthwise convolution, the same numbers as cuDNN's.
+    """
     from mvhinerv.model import MVHiNeRV
     from mvhinerv.quant import load_quantized
-    from mvhinerv.train.loop import resolve_device
+
+    compiled = device.type == "cuda" if compile is None else compile
+    model = MVHiNeRV(arch, dwconv="shift" if compiled else "conv").to(device).eval()
+    if tensors is not None:
+        load_quantized(model, tensors, views=views)
+    return torch.compile(model) if compiled else model
+
+
+def load_decoder(data: bytes, *, source: str, views: Sequence[str] | None = None,
+                 device: str | torch.device = "cpu", compile: bool | None = None) -> DecodedModel:
+    """Read a file (only the grids of ``views``) and rebuild its network on ``device``;
+    ``compile``: True/False, or None to decide by :func:`should_compile` (all frames of ``views``)."""
+    from ctc.device import resolve_device
 
     header = read_header(data, source=source)
     seq = header.sequence
@@ -188,8 +219,8 @@ def load_decoder(data: bytes, *, source: str, views: Sequence[str] | None = None
     arch = check_arch(header, source)
     contents = read_bitstream(data, views=indices, source=source)
     device = resolve_device(device)
-    model = MVHiNeRV(arch).to(device).eval()
-    load_quantized(model, contents.tensors, views=indices)
+    pixels = len(indices) * arch.frames * arch.width * arch.height
+    model = decoder_network(arch, device, should_compile(device, pixels, compile), contents.tensors, indices)
     return DecodedModel(seq, arch, model, indices, contents)
 
 
@@ -254,7 +285,7 @@ def parse_frames(text: str | None, num_frames: int, where: str = "--frames") -> 
 
 def decode_bitstream(path: str | Path, out_dir: str | Path, *, views: Sequence[str] | None = None,
                      frames: str | range | None = None, device: str | torch.device = "auto",
-                     batch: int = 1, bf16: bool = True) -> Path:
+                     batch: int = 1, bf16: bool = True, compile: bool | None = None) -> Path:
     """Decode a file into a sequence folder (MIV YUVs + TMIV JSON + ``seq.yaml``); returns the ``seq.yaml``.
 
     Args:
@@ -265,13 +296,14 @@ def decode_bitstream(path: str | Path, out_dir: str | Path, *, views: Sequence[s
         device: ``auto``, ``cpu`` or ``cuda``.
         batch: frames per forward pass.
         bf16: bf16 autocast on CUDA.
+        compile: ``torch.compile`` the network; None: :func:`should_compile` decides.
 
     Raises:
         MissingFileError, BitstreamError, InputError: the file is missing or damaged, an unknown
             view, frames outside the file.
     """
     source = str(path)
-    decoded = load_decoder(read_file(path), source=source, views=views, device=device)
+    decoded = load_decoder(read_file(path), source=source, views=views, device=device, compile=compile)
     seq = decoded.sequence
     chosen = frames if isinstance(frames, range) else parse_frames(frames, seq.num_frames)
     names = [seq.view_names[v] for v in decoded.views]
@@ -329,6 +361,7 @@ class EncodeReport:
         seconds: ``train``, ``write``, ``verify``, ``total``.
         parameter_digest: :func:`bitstream.parameter_digest` of the coded parameters.
         summary: :func:`bitstream.bitstream_summary` of the file.
+        skipped_steps: training steps skipped for non-finite gradients (all phases; normally 0).
     """
 
     path: Path
@@ -343,6 +376,7 @@ class EncodeReport:
     seconds: dict[str, float]
     parameter_digest: str
     summary: dict[str, Any]
+    skipped_steps: int = 0
 
 
 class _ErrorSums:
@@ -454,6 +488,7 @@ def encode_sequence(seq_path: str | Path, out_path: str | Path, *, preset: str =
         seconds={"train": t1 - t0, "write": t2 - t1, "verify": t3 - t2, "total": t3 - t0},
         parameter_digest=digest,
         summary=summary,
+        skipped_steps=int(sum(m.get("skipped_steps", 0) for m in result.metrics.values() if isinstance(m, dict))),
     )
     _write_resolved_config(report, seq_path, preset, config, result.arch, device, data)
     return report

@@ -21,6 +21,10 @@ from mvhinerv.errors import ConfigError
 DepthLoss = Literal["l1", "mse"]
 
 
+#: ``torch.compile`` modes accepted by :attr:`EncodeConfig.compile_mode`.
+COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
 @dataclasses.dataclass(frozen=True)
 class EncodeConfig:
     """Training settings of one rate point (a rate point is a (model preset, λ) pair).
@@ -41,8 +45,9 @@ class EncodeConfig:
     """Seed of ``random``, ``numpy`` and ``torch`` (model init, patch order, Quant-Noise)."""
 
     patch: tuple[int, int] | None = (120, 120)
-    """Training patch size (height, width) in output pixels, or ``None`` for whole frames
-    (frame mode). HiNeRV trains on 120×120 patches; larger patches cost fewer overlap MACs."""
+    """Training patch size (height, width) in output pixels, or ``None`` (``frame`` in YAML and
+    ``--set``) for whole frames (frame mode). HiNeRV trains on 120×120 patches; larger patches cost
+    fewer overlap MACs."""
 
     batch: int | None = None
     """Patches (or frames, in frame mode) per optimiser step. ``None``: one frame's worth of
@@ -77,8 +82,18 @@ class EncodeConfig:
     bf16: bool = True
     """bf16 autocast of the network on CUDA (ignored on CPU, which trains in float32)."""
 
+    bf16_stages: bool = False
+    """With ``bf16``: keep each stage's maps (the upsampler's output and the blocks' residual
+    stream) in bf16 instead of the float32 that LayerNorm returns under autocast; less memory
+    traffic (``docs/model.md`` § Speed)."""
+
     compile: bool = True
     """``torch.compile`` the training step on CUDA (ignored on CPU)."""
+
+    compile_mode: str | None = None
+    """``torch.compile`` mode of the training step: None (torch's default), ``reduce-overhead``
+    (CUDA graphs: removes the kernel-launch cost that dominates small frames),
+    ``max-autotune`` or ``max-autotune-no-cudagraphs``."""
 
     log_every: int = 25
     """Steps between progress updates; the only host syncs in the loop happen then."""
@@ -114,6 +129,8 @@ class EncodeConfig:
         _check(self.depth_weight >= 0, "depth_weight", f"must be >= 0, got {self.depth_weight}")
         _check(self.grad_clip >= 0, "grad_clip", f"must be >= 0, got {self.grad_clip}")
         _check(2 <= self.init_bits <= 16, "init_bits", f"must be in [2, 16], got {self.init_bits}")
+        _check(self.compile_mode in COMPILE_MODES, "compile_mode",
+               f"must be one of {', '.join(map(str, COMPILE_MODES))}, got {self.compile_mode!r}")
         _check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
         _check(self.checkpoint_every_s > 0, "checkpoint_every_s", f"must be > 0, got {self.checkpoint_every_s}")
         _check(self.eval_batch >= 1, "eval_batch", f"must be >= 1, got {self.eval_batch}")
@@ -135,7 +152,9 @@ class EncodeConfig:
         if unknown:
             raise ConfigError(where, f"unknown encoder setting(s): {', '.join(unknown)}")
         values = dict(data)
-        if values.get("patch") is not None:
+        if values.get("patch") == "frame":
+            values["patch"] = None
+        elif isinstance(values.get("patch"), (list, tuple)):
             values["patch"] = tuple(values["patch"])
         try:
             return cls(**values)
@@ -146,3 +165,35 @@ class EncodeConfig:
 def _check(ok: bool, where: str, problem: str) -> None:
     if not ok:
         raise ConfigError(where, problem)
+
+
+#: Settings with their own ``mvcodec encode`` option, so not accepted by ``--set``.
+OWN_OPTIONS = {"lam": "--lambda", "schedule": "--schedule", "seed": "--seed"}
+
+
+def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings (``mvcodec encode --set``) → a settings dict; values are YAML.
+
+    Only the syntax is checked here; names and values are checked by :class:`EncodeConfig`.
+
+    Raises:
+        ConfigError: an item without ``=``, malformed YAML, a repeated key, or a key that has its
+            own command-line option.
+    """
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError("--set", f"expected KEY=VALUE, got {item!r}")
+        if key in OWN_OPTIONS:
+            raise ConfigError("--set", f"use {OWN_OPTIONS[key]} for {key}")
+        if key in out:
+            raise ConfigError("--set", f"{key} given twice")
+        try:
+            out[key] = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ConfigError("--set", f"{key}: not a YAML value ({str(err).splitlines()[0]})") from None
+    return out

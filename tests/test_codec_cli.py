@@ -127,3 +127,47 @@ def test_decode_rejects_an_architecture_that_does_not_fit_the_tensors(cli, tmp_p
     err = one_line_error(cli(["decode", path, "-o", tmp_path / "dec", "--device", "cpu"]))
     assert "parameters but the file holds" in err
     assert not (tmp_path / "dec").exists()
+
+
+def test_encode_set_passes_settings_and_rejects_bad_ones(cli, sequence, tmp_path, monkeypatch):
+    seen = {}
+
+    def spy(mvv, arch, config, **kwargs):
+        seen["config"] = config
+        return fake_train(mvv, arch, config, **kwargs)
+
+    monkeypatch.setattr("mvhinerv.train.train_model", spy)
+    out = tmp_path / "out.bin"
+    result = cli(["encode", sequence, "-o", out, "--preset", "tiny", "--device", "cpu", "-q",
+                  "--set", "patch=frame", "--set", "init_bits=6"])
+    assert result.exit_code == 0, result.output
+    assert seen["config"].patch is None and seen["config"].init_bits == 6
+    assert "init_bits: 6" in out.with_name("out.bin.config.yaml").read_text()
+    for bad, message in ((["--set", "bogus=1"], "bogus"), (["--set", "lam=3"], "use --lambda"),
+                         (["--set", "init_bits=40"], "init_bits")):
+        err = one_line_error(cli(["encode", sequence, "-o", tmp_path / "bad.bin", "--device", "cpu", "-q", *bad]))
+        assert message in err
+        assert not (tmp_path / "bad.bin").exists()
+
+
+def test_decoder_compiles_only_where_it_pays_off():
+    import torch
+
+    from mvhinerv.codec import COMPILE_FROM_PIXELS, should_compile
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert not should_compile(cpu, 10 * COMPILE_FROM_PIXELS)
+    assert not should_compile(cuda, COMPILE_FROM_PIXELS - 1) and should_compile(cuda, COMPILE_FROM_PIXELS)
+    assert should_compile(cpu, 1, True) and not should_compile(cuda, 10 * COMPILE_FROM_PIXELS, False)
+
+
+def test_decode_no_compile_flag_and_python_dash_m(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "mvhinerv", "decode", str(GOLDEN_MODEL), "-o", str(tmp_path / "d"),
+                             "--frames", "0:1", "--device", "cpu", "--no-compile"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "d" / "seq.yaml").is_file()
+    assert "Usage: mvcodec" in subprocess.run([sys.executable, "-m", "mvhinerv", "--help"], capture_output=True,
+                                              text=True).stdout

@@ -95,6 +95,25 @@ def test_finished_jobs_are_skipped_on_a_second_run(tiny_seq, tmp_path):
     assert (out / "jobs" / "tiny" / "fake" / "lambda-1.json").read_bytes() == before
 
 
+def test_codec_and_sequence_selection_splits_a_sweep(tiny_seq, tmp_path):
+    """A sweep split between machines: each runs its own codecs, the report sees every result."""
+    out = tmp_path / "out"
+    config = fake_config(tiny_seq)
+    config = dataclasses.replace(config, codecs=(*config.codecs, dataclasses.replace(config.codecs[0], name="other")))
+    first, second = OffsetCodec("fake"), OffsetCodec("other")
+    factories = {"fake": lambda spec, cfg: first if spec.name == "fake" else second}
+    records = run_ctc(config, out, extra_factories=factories, log=lambda _: None, codecs=["fake"])
+    assert first.calls == ["lambda-1", "lambda-2"] and second.calls == []
+    assert {r["codec"] for r in records} == {"fake"}
+    records = run_ctc(config, out, extra_factories=factories, log=lambda _: None, codecs=["other"], sequences=["tiny"])
+    assert first.calls == ["lambda-1", "lambda-2"] and second.calls == ["lambda-1", "lambda-2"]
+    assert sorted((r["codec"], r["label"]) for r in records) == [
+        ("fake", "lambda-1"), ("fake", "lambda-2"), ("other", "lambda-1"), ("other", "lambda-2")]
+    for kind, names in (("codecs", ["nope"]), ("sequences", ["tiny", "gone"])):
+        with pytest.raises(InputError, match="not a (codec|sequence) of this sweep"):
+            run_ctc(config, out, extra_factories=factories, log=lambda _: None, **{kind: names})
+
+
 def test_failed_job_is_recorded_sweep_continues_and_retry_reruns_it(tiny_seq, tmp_path):
     out = tmp_path / "out"
     records = _sweep(fake_config(tiny_seq, lambdas=(1.0, 2.0, 4.0)), out, OffsetCodec("fake", fail_on={"lambda-2"}))
@@ -215,6 +234,36 @@ def test_cli_config_errors_are_one_line_before_any_output(cli, tiny_seq, tmp_pat
     result = cli(["ctc", "run", config, "-o", tmp_path / "out"])
     _one_line_exit_2(result, str(config), needle)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("settings", "needle"), [
+    ("{patch: frame, bogus: 1}", "unknown encoder setting(s): bogus"),
+    ("{lam: 3}", "other than lam and schedule"),
+    ("[1, 2]", "settings must be a mapping"),
+    ("{patch: [0, 8]}", "patch"),
+])
+def test_cli_mvhinerv_settings_are_checked_before_the_sweep(cli, tiny_seq, tmp_path, settings, needle):
+    config = _yaml(tmp_path / "ctc.yaml", f"sequences: [{{path: {tiny_seq}}}]\n"
+                                          f"codecs: [{{type: mvhinerv, settings: {settings}, lambdas: [1]}}]\n")
+    _one_line_exit_2(cli(["ctc", "run", config, "-o", tmp_path / "out"]), needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_mvhinerv_codec_passes_its_settings_to_the_encoder(tiny_seq):
+    from ctc.harness import CodecSpec, CtcConfig
+    from mvhinerv.ctc_codec import mvhinerv_codec
+
+    spec = CodecSpec("m", "mvhinerv", ({"lambda": 1.0},), {"preset": "tiny", "settings": {"patch": "frame", "batch": 2}})
+    codec = mvhinerv_codec(spec, CtcConfig("t", (SequenceSpec("tiny", path=str(tiny_seq)),), (spec,)))
+    assert codec.settings == {"patch": "frame", "batch": 2} and codec.device == "auto"
+    assert codec.describe()["settings"] == {"patch": "frame", "batch": 2}
+
+
+def test_cli_unknown_selection_is_one_line(cli, tiny_seq, tmp_path):
+    config = _yaml(tmp_path / "ctc.yaml", f"sequences: [{{path: {tiny_seq}, name: tiny}}]\n"
+                                          "codecs: [{type: x265, qps: [[30, 25]]}]\n")
+    _one_line_exit_2(cli(["ctc", "run", config, "-o", tmp_path / "out", "--codec", "vvenc"]),
+                     "--codec vvenc", "not a codec of this sweep (x265)")
 
 
 def test_cli_missing_sequence_and_unknown_content(cli, tmp_path):

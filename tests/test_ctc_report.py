@@ -77,11 +77,32 @@ def test_report_files(tmp_path):
     assert "| codec | rate point | bytes | Mbps | bpp | Y-PSNR | YUV-PSNR | IV-PSNR | depth PSNR | enc s | dec s |" in text
 
 
-def test_summary_table_shows_nan_mean_as_na():
+def test_summary_table_shows_nan_mean_as_na_with_the_mean_of_the_others():
     records = known_records() + curve("s3", "x265", "x265", ANCHOR_RATES)  # s3: no test points
     lines = summary_table(bd_rates(records, CODECS, "pchip"))
     assert lines[0].startswith("| codec | anchor | BD-rate Y-PSNR (%)")
-    assert lines[2] == "| mvh | x265 | n/a | n/a | n/a | n/a |"
+    cell = "n/a (-15.00 over 2 of 3)"
+    assert lines[2] == f"| mvh | x265 | {cell} | {cell} | {cell} | {cell} |"
+    only_anchor = curve("s3", "x265", "x265", ANCHOR_RATES) + curve("s3", "mvh", "mvhinerv", ANCHOR_RATES[:1])
+    assert summary_table(bd_rates(only_anchor, CODECS, "pchip"))[2] == "| mvh | x265 | n/a | n/a | n/a | n/a |"
+
+
+def test_missing_jobs_and_every_environment_are_reported(tmp_path):
+    """A sweep split between machines: jobs not run yet are listed, each machine is described."""
+    records = [r for r in known_records() if not (r["sequence"] == "s2" and r["codec"] == "mvh")]
+    for r in records:
+        r["environment"] = {"host": "gpu-box" if r["codec"] == "mvh" else "cpu-box"}
+    config = _config()
+    text = write_report(config, records, tmp_path).read_text()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    # the known records are labelled p0..p3, so none of _config's four jobs (labelled by the harness) is done
+    assert summary["missing"] == [{"sequence": "s1", "codec": "mvh", "label": "lambda-1"},
+                                  {"sequence": "s1", "codec": "x265", "label": "qp-32-27"},
+                                  {"sequence": "s2", "codec": "mvh", "label": "lambda-1"},
+                                  {"sequence": "s2", "codec": "x265", "label": "qp-32-27"}]
+    assert "## Missing jobs" in text and "| s2 | mvh | lambda-1 |" in text
+    env = text.split("## Environment")[1]
+    assert "Jobs of mvh:\n\n- host: gpu-box" in env and "Jobs of x265:\n\n- host: cpu-box" in env
 
 
 def test_erp_sequences_use_ws_psnr(tmp_path):

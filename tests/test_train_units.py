@@ -232,3 +232,49 @@ def test_docs_hold_the_generated_schedule_tables():
     assert all_schedule_tables().count("| stage1 |") == len(SCHEDULES)
     for name in SCHEDULES:
         assert schedule_table(SCHEDULES[name]) in doc
+
+
+# --------------------------------------------------------------------------------------------
+# non-finite steps and command-line overrides
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_step_with_non_finite_gradients_is_skipped(fused):
+    """Like GradScaler: the parameters and Adam's state stay as they were, and the step is counted."""
+    from types import SimpleNamespace
+
+    from mvhinerv.train.step import ITERATION_OUTPUTS, train_iteration
+
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.Adam([{"params": [w], "lr": 0.1}], fused=fused)
+    batch = SimpleNamespace(views=None, frames=None, y0=None, x0=None, target=None, mask=None, patch=None)
+    scale = {"value": 1.0}
+
+    def fn(*_):
+        loss = (w * scale["value"]).sum()
+        return [loss] * 5
+
+    out = train_iteration(fn, batch, torch.zeros(()), opt, [w], 1.0)
+    assert out.shape == (len(ITERATION_OUTPUTS),) and out[-1] == 0 and out[0] == 3.0
+    after_good = w.detach().clone()
+    assert not torch.equal(after_good, torch.ones(3))
+    scale["value"] = float("nan")
+    out = train_iteration(fn, batch, torch.zeros(()), opt, [w], 1.0)
+    assert out[-1] == 1 and torch.all(out[:-1] == 0)  # no NaN leaks into the logged means
+    assert torch.equal(w.detach(), after_good) and float(opt.state[w]["step"]) == 1.0
+
+
+def test_overrides_parse_yaml_values_and_reject_bad_items():
+    from mvhinerv.config import parse_overrides
+
+    got = parse_overrides(["patch=[120, 120]", "bf16_stages=true", "init_bits=6", "compile_mode=reduce-overhead"])
+    assert got == {"patch": [120, 120], "bf16_stages": True, "init_bits": 6, "compile_mode": "reduce-overhead"}
+    config = EncodeConfig.from_dict(got)
+    assert config.patch == (120, 120) and config.init_bits == 6
+    assert EncodeConfig.from_dict(parse_overrides(["patch=frame"])).patch is None
+    for items, message in ((["patch"], "KEY=VALUE"), (["lam=2"], "--lambda"), (["seed=1"], "--seed"),
+                           (["batch=1", "batch=2"], "twice"), (["batch=[1"], "not a YAML value")):
+        with pytest.raises(ConfigError, match=message):
+            parse_overrides(items)
+    with pytest.raises(ConfigError, match="compile_mode"):
+        EncodeConfig(compile_mode="fastest")

@@ -37,7 +37,7 @@ from mvhinerv.quant import QuantSteps
 from mvhinerv.train.data import PatchSampler, TrainingData
 from mvhinerv.train.losses import LossWeights
 from mvhinerv.train.schedule import Phase
-from mvhinerv.train.step import StepSetup, make_optimizer, make_step_fn, train_iteration
+from mvhinerv.train.step import ITERATION_OUTPUTS, StepSetup, make_optimizer, make_step_fn, train_iteration
 
 #: name → (width, height, views, frames)
 SIZES = {
@@ -71,6 +71,8 @@ def make_runner(preset: str, size: str, args: argparse.Namespace, device: torch.
     patch = parse_patch(args.patch)
     compiled = args.compile and device.type == "cuda"
     model = MVHiNeRV(arch, dwconv="shift" if compiled else "conv").to(device)
+    if args.bf16_stages and args.bf16 and device.type == "cuda":
+        model.stage_dtype = torch.bfloat16
     steps = QuantSteps(model, model.coded_parameters()).to(device)
     data = synthetic_data(width, height, views, frames, device)
     sampler = PatchSampler(data, patch, args.batch, 0, arch.total_scale)
@@ -80,14 +82,14 @@ def make_runner(preset: str, size: str, args: argparse.Namespace, device: torch.
     setup = StepSetup(args.quant, quantised, 1.0, data.num_pixels, LossWeights(), args.bf16)
     fn = make_step_fn(model, steps, setup, device)
     if compiled:
-        fn = torch.compile(fn)
+        fn = torch.compile(fn, mode=args.compile_mode)
     optimizer = make_optimizer(model, steps, phase)
     clip = list(model.parameters())
     p = torch.full((), 0.5, device=device)
     order = sampler.permutation(0, 0)
 
     def run(n: int, offset: int) -> torch.Tensor:
-        out = torch.zeros(5, device=device)
+        out = torch.zeros(len(ITERATION_OUTPUTS), device=device)
         for i in range(n):
             out += train_iteration(fn, sampler.batch_at(order, (offset + i) % sampler.steps_per_epoch), p,
                                    optimizer, clip, 1.0)
@@ -121,7 +123,8 @@ def bench_case(preset: str, size: str, args: argparse.Namespace, device: torch.d
     result = {
         "preset": preset, "size": size, "width": width, "height": height, "views": views, "frames": frames,
         "patch": "frame" if patch is None else f"{ph}x{pw}", "batch": sampler.batch, "quant": args.quant,
-        "compile": compiled, "bf16": args.bf16 and device.type == "cuda",
+        "compile": compiled, "compile_mode": args.compile_mode, "bf16": args.bf16 and device.type == "cuda",
+        "bf16_stages": args.bf16_stages and args.bf16 and device.type == "cuda",
         "params": count_parameters(arch)["total"], "macs_per_pixel": macs,
         "steps": args.steps, "seconds": seconds, "warmup_seconds": warmup_s,
         "steps_per_s": args.steps / seconds,
@@ -149,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="quantiser mode; noise/hard also add the rate term (stage 2 cost)")
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--bf16-stages", action="store_true",
+                    help="keep the stage maps in bf16 (EncodeConfig.bf16_stages)")
+    ap.add_argument("--compile-mode", default=None,
+                    help="torch.compile mode, e.g. max-autotune-no-cudagraphs (default: torch's default)")
     ap.add_argument("--steps", type=int, default=30, help="timed steps")
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation)")
     ap.add_argument("--peak-tflops", type=float, default=800.0, help="dense bf16 peak of the device")

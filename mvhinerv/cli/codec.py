@@ -33,14 +33,19 @@ def _db(x: float | None) -> str:
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in OUT.bin.work/.")
 @click.option("--no-verify", is_flag=True, help="Do not decode the written file to check it.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the training run.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Any other encoder setting (docs/training.md § Settings), value in YAML; repeatable, "
+                   "e.g. --set patch=[120,120] --set init_bits=6.")
 @click.option("-q", "--quiet", is_flag=True, help="No schedule table or progress bars.")
 def encode_command(sequence: str, out: str, preset: str, schedule: str, lmbda: float, device: str,
-                   resume: bool, no_verify: bool, seed: int, quiet: bool) -> None:
+                   resume: bool, no_verify: bool, seed: int, overrides: tuple[str, ...], quiet: bool) -> None:
     """Train MV-HiNeRV on SEQ.yaml and write its bitstream (then decode it to verify)."""
     from mvhinerv.codec import encode_sequence
+    from mvhinerv.config import parse_overrides
 
+    settings = {"seed": seed, **parse_overrides(overrides)}
     r = encode_sequence(sequence, out, preset=preset, schedule=schedule, lmbda=lmbda, device=device,
-                        resume=resume, verify=not no_verify, progress=not quiet, settings={"seed": seed})
+                        resume=resume, verify=not no_verify, progress=not quiet, settings=settings)
     est, dec = r.estimated, r.decoded
     click.echo(f"{r.path}: {r.file_bytes} bytes, {r.bpp:.5f} bpp, {r.mbps:.4f} Mbps, "
                f"{r.summary['bits_per_param']['total']:.3f} bits/param; settings in {r.config_path}")
@@ -72,11 +77,14 @@ def encode_command(sequence: str, out: str, preset: str, schedule: str, lmbda: f
 @click.option("--frames", default=None, help="START:STOP frames to decode (default: all), e.g. 0:16.")
 @click.option("--device", default="auto", show_default=True, type=DEVICES, help="Decoding device.")
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1), help="Frames per forward pass.")
+@click.option("--compile/--no-compile", "compile_", default=None,
+              help="torch.compile the network (default: on a GPU for long decodes; docs/performance.md).")
 def decode_command(bitstream_file: str, out: str, views: str | None, frames: str | None, device: str,
-                   batch: int) -> None:
+                   batch: int, compile_: bool | None) -> None:
     """Decode OUT.bin into a MIV sequence folder (all cameras in the JSON)."""
     from mvhinerv.codec import decode_bitstream
 
     names = None if views is None else [v.strip() for v in views.split(",") if v.strip()]
-    seq_yaml = decode_bitstream(bitstream_file, out, views=names, frames=frames, device=device, batch=batch)
+    seq_yaml = decode_bitstream(bitstream_file, out, views=names, frames=frames, device=device, batch=batch,
+                                compile=compile_)
     click.echo(f"decoded {bitstream_file} -> {seq_yaml}")

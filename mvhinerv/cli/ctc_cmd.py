@@ -41,7 +41,12 @@ def load_checked_config(config_path: str):
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder: jobs/, report.md, plots/ (an existing one is resumed).")
 @click.option("--retry-failed", is_flag=True, help="Run failed jobs again instead of keeping their record.")
-def ctc_run(config_path: str, out_dir: str, retry_failed: bool) -> None:
+@click.option("--codec", "codecs", multiple=True, metavar="NAME",
+              help="Run only this codec's jobs (repeatable); e.g. MV-HiNeRV on a GPU machine, anchors elsewhere.")
+@click.option("--sequence", "sequences", multiple=True, metavar="NAME",
+              help="Run only this sequence's jobs (repeatable); results already in DIR still enter the report.")
+def ctc_run(config_path: str, out_dir: str, retry_failed: bool, codecs: tuple[str, ...],
+            sequences: tuple[str, ...]) -> None:
     """Run (or resume) a sweep and write DIR/report.md; finished jobs are skipped.
 
     Exits 1 when some jobs failed (listed in the report), 2 on a user error.
@@ -51,7 +56,7 @@ def ctc_run(config_path: str, out_dir: str, retry_failed: bool) -> None:
 
     config = load_checked_config(config_path)
     records = run_ctc(config, out_dir, extra_factories={"mvhinerv": mvhinerv_codec}, log=click.echo,
-                      retry_failed=retry_failed)
+                      retry_failed=retry_failed, codecs=codecs or None, sequences=sequences or None)
     _print_summary(out_dir)
     failed = sum(r["status"] != "ok" for r in records)
     if failed:

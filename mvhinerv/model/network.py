@@ -102,6 +102,11 @@ class MVHiNeRV(nn.Module):
         self.stem = Stem(arch.base_channels, arch.channels, arch.stem_kernel)
         self.stages = nn.ModuleList(Stage(arch, i, dwconv) for i in range(arch.num_stages))
         self.head = Head(arch.stage_widths[-1][1], arch.outputs)
+        self.stage_dtype: torch.dtype | None = None
+        """Dtype of the stage maps after each upsampler, or None to leave them as computed.
+        Under CUDA autocast LayerNorm returns float32, so the upsampler's output and with it the
+        blocks' residual stream are float32 unless this is the autocast dtype (bf16): half the
+        memory traffic of the memory-bound layers (``docs/model.md`` § Speed)."""
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -201,6 +206,8 @@ class MVHiNeRV(nn.Module):
         rf = edge_factor(global_index(ay, up_r), s, rp.frame_sizes[i])
         cf = edge_factor(global_index(ax, up_c), s, cp.frame_sizes[i])
         x = upsample(x, s, stage.encoding(views, frames), rf, cf)
+        if self.stage_dtype is not None:
+            x = x.to(self.stage_dtype)
         work_r, work_c = rp.work[i], cp.work[i]
         x = _crop(x, (work_r.lo - up_r.lo, work_r.size), (work_c.lo - up_c.lo, work_c.size))
         mask = None

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from bitstream.tensors import QuantizedTensor
+from ctc.device import resolve_device
 from mvhinerv.arch import MVHiNeRVArch
 from mvhinerv.config import EncodeConfig
 from mvhinerv.errors import ConfigError
@@ -42,7 +43,8 @@ from mvhinerv.train.data import MultiViewVideoLike, PatchSampler, TrainingData, 
 from mvhinerv.train.losses import LossWeights, psnr
 from mvhinerv.train.progress import PhaseProgress, announce
 from mvhinerv.train.schedule import Phase, Schedule, get_schedule, schedule_table
-from mvhinerv.train.step import StepSetup, evaluate, make_optimizer, make_step_fn, train_iteration
+from mvhinerv.train.step import (ITERATION_OUTPUTS, StepSetup, evaluate, make_optimizer, make_step_fn,
+                                 train_iteration)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -71,13 +73,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``auto`` → CUDA if available else CPU."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _sync(device: torch.device) -> None:
@@ -134,11 +129,11 @@ class _Trainer:
         setup = StepSetup(phase.quant, phase.rate, cfg.lam, self.data.num_pixels, self.weights, cfg.bf16)
         fn = make_step_fn(self.model, self.steps, setup, self.device)
         if self.device.type == "cuda" and cfg.compile:
-            fn = torch.compile(fn)
+            fn = torch.compile(fn, mode=cfg.compile_mode)
         per_epoch = self.sampler.steps_per_epoch
         total = phase.epochs * per_epoch
         bar = PhaseProgress(phase.name, total, state.step, self.progress)
-        sums = torch.zeros(5, device=self.device)  # loss, D, mse_rgb, mse_depth, bits
+        sums = torch.zeros(len(ITERATION_OUTPUTS), device=self.device)
         logged, last_save = state.step, time.monotonic()
         p = torch.zeros((), device=self.device)
         clip = list(self.model.parameters())
@@ -159,6 +154,7 @@ class _Trainer:
                     n = state.step - logged
                     mean = (sums / n).tolist()  # the only host sync of the loop
                     metrics["loss"] = mean[0]
+                    metrics["skipped_steps"] = metrics.get("skipped_steps", 0.0) + round(mean[5] * n)
                     bar.update(n, mean[0], mean[2], mean[3], mean[4] / self.data.num_pixels if phase.rate else None)
                     sums.zero_()
                     logged = state.step
@@ -227,6 +223,8 @@ def train_model(mvv: MultiViewVideoLike, arch: MVHiNeRVArch, config: EncodeConfi
     # "shift" depthwise convs fuse under torch.compile; cuDNN's depthwise conv is faster eagerly.
     compiled = device.type == "cuda" and config.compile
     model = MVHiNeRV(arch, dwconv="shift" if compiled else "conv").to(device)
+    if device.type == "cuda" and config.bf16 and config.bf16_stages:
+        model.stage_dtype = torch.bfloat16
     steps = QuantSteps(model, model.coded_parameters()).to(device)
     trainer = _Trainer(data, model, steps, config, schedule, work_dir, arch.to_dict(), progress, on_step)
     payload = load_checkpoint(work_dir, config.to_dict(), arch.to_dict()) if resume else None

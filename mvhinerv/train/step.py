@@ -79,20 +79,38 @@ def make_optimizer(model: nn.Module, steps: QuantSteps, phase: Phase, lr_scale: 
     return torch.optim.Adam(groups, betas=(0.9, 0.999), fused=fused)
 
 
+#: Entries of :func:`train_iteration`'s result.
+ITERATION_OUTPUTS = ("loss", "D", "mse_rgb", "mse_depth", "bits", "skipped")
+
+
 def train_iteration(fn: StepFn, batch: Batch, p: torch.Tensor, optimizer: torch.optim.Optimizer,
                     clip: list[torch.Tensor], grad_clip: float) -> torch.Tensor:
-    """One optimiser step; returns ``[loss, D, mse_rgb, mse_depth, bits]`` on the device (no sync).
+    """One optimiser step; returns ``[loss, D, mse_rgb, mse_depth, bits, skipped]`` (as
+    :data:`ITERATION_OUTPUTS`) on the device, without a host sync.
 
     Only the network's gradient norm (``clip``) is clipped, as in HiNeRV; the log-steps are not
     (Adam normalises their updates, and their rate gradients would dominate a joint norm).
+
+    A step whose gradients are not all finite is skipped, as mixed-precision training does
+    (``torch.amp.GradScaler``): on CUDA the fused Adam kernel reads the flag itself
+    (``found_inf``), so no sync is needed; on the CPU the check is a plain branch. ``skipped``
+    is 1 for such a step (its loss entries are reported as 0), so the loop can count them.
     """
     out = fn(batch.views, batch.frames, batch.y0, batch.x0, batch.target, batch.mask, p, batch.patch)
     out[0].backward()
+    grads = [q.grad for group in optimizer.param_groups for q in group["params"] if q.grad is not None]
+    finite = torch.nn.utils.get_total_norm(grads, foreach=True).isfinite()
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(clip, grad_clip, foreach=True)
-    optimizer.step()
+    if optimizer.defaults.get("fused"):
+        optimizer.found_inf = (~finite).float()  # shape [] like the fused kernel's step counters
+        optimizer.step()
+    elif bool(finite):
+        optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return torch.stack([o.detach().float() for o in out])
+    values = torch.stack([o.detach().float() for o in out])
+    values = torch.where(finite, values, torch.zeros_like(values))
+    return torch.cat([values, (~finite).float().reshape(1)])
 
 
 @torch.no_grad()
