@@ -187,11 +187,12 @@ def should_compile(device: torch.device, pixels: int, compile: bool | None = Non
     return device.type == "cuda" and pixels >= COMPILE_FROM_PIXELS
 
 
-def decoder_network(arch: MVHiNeRVArch, device: torch.device, compile: bool | None = None,
+def decoder_network(arch: MVHiNeRVArch, device: torch.device, compile: bool,
                     tensors: Sequence[Any] | None = None, views: Sequence[int] | None = None) -> torch.nn.Module:
     """The network that renders decoded frames: an ``eval()`` :class:`MVHiNeRV` on ``device``,
     loaded with ``tensors`` (:func:`mvhinerv.quant.load_quantized`, only ``views``' grids) when
-    given, and wrapped in ``torch.compile`` when ``compile`` (None: on CUDA).
+    given, and wrapped in ``torch.compile`` when ``compile`` (:func:`should_compile` decides for
+    ``mvcodec decode``).
 
     Compiling costs tens of seconds once per model and frame-batch size, and makes frame-mode
     rendering about 4× faster on a GPU (``docs/performance.md`` § Decoding); the compiled model
@@ -200,11 +201,10 @@ def decoder_network(arch: MVHiNeRVArch, device: torch.device, compile: bool | No
     from mvhinerv.model import MVHiNeRV
     from mvhinerv.quant import load_quantized
 
-    compiled = device.type == "cuda" if compile is None else compile
-    model = MVHiNeRV(arch, dwconv="shift" if compiled else "conv").to(device).eval()
+    model = MVHiNeRV(arch, dwconv="shift" if compile else "conv").to(device).eval()
     if tensors is not None:
         load_quantized(model, tensors, views=views)
-    return torch.compile(model) if compiled else model
+    return torch.compile(model) if compile else model
 
 
 def load_decoder(data: bytes, *, source: str, views: Sequence[str] | None = None,
