@@ -1,22 +1,12 @@
-"""Shared test fixtures: paths to the repository, the shared fixtures and a CLI runner."""
+"""Shared test fixtures: the repository path and a CLI runner."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MVCODEC_SHARED", REPO.parent / "shared"))
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The project's shared/ folder (fixtures, reference notes); skip if absent."""
-    if not SHARED.is_dir():
-        pytest.skip(f"shared folder not found at {SHARED}")
-    return SHARED
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """IV-PSNR conformance: published values of the reference software v7.1 and a slow loop reference.
 
-Tier "regression": the Fencing pictures shipped with jstankowski/ivpsnr (``shared/fixtures/ivpsnr``)
+Tier "regression": the Fencing pictures shipped with jstankowski/ivpsnr (``shared/fixtures/ivpsnr``,
+kept xz-compressed in ``tests/data/ivpsnr`` so that every clone runs this tier, with their SHA-256)
 and the values its README publishes (miv_ctc.md §4.6), to 4 decimals.
 Tier "unit": an independent, deliberately naive float64 implementation written from the algorithm
 text (miv_ctc.md §4.1–4.4: per-pixel loops over the 5×5 window, strict ``<`` in raster order) is
@@ -9,7 +10,10 @@ compared with the vectorised one on random 10-bit pictures, ERP and masked modes
 
 from __future__ import annotations
 
+import hashlib
+import lzma
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,9 +32,30 @@ PUBLISHED = [
 ]
 
 
+FIXTURES = Path(__file__).parent / "data" / "ivpsnr"
+#: SHA-256 of the uncompressed pictures, as in ``shared/fixtures/ivpsnr``.
+SHA256 = {
+    "objectsMask": "07df7de6e1f87127fdbe7e1b38c3eb5213d8e1d6a52153863d718e57379dd8f3",
+    "origJpgCompressed": "b2e8210f54cc536f724b337d7e2e2dfe717b4caf7c32d685f1ef8e379329d9f1",
+    "original": "83ab70b05b8c601d588c4ced37004c79d300e5ecfce69b3bbc52a408d20a3b6a",
+    "synthesized": "ce99410568c16284675dbd64b1e3626b5e9d1aa221b051172a343439d26baf94",
+}
+
+
+@pytest.fixture(scope="module")
+def fencing(tmp_path_factory) -> Path:
+    """A folder with the four Fencing pictures, decompressed and checked against their SHA-256."""
+    folder = tmp_path_factory.mktemp("fencing")
+    for name, digest in SHA256.items():
+        data = lzma.decompress((FIXTURES / (FENCING.format(name) + ".xz")).read_bytes())
+        assert hashlib.sha256(data).hexdigest() == digest, name
+        (folder / FENCING.format(name)).write_bytes(data)
+    return folder
+
+
 @pytest.mark.parametrize("name, mask, psnr_y, ivpsnr", PUBLISHED)
-def test_fencing_published_values(shared_dir, name, mask, psnr_y, ivpsnr):
-    folder = shared_dir / "fixtures" / "ivpsnr"
+def test_fencing_published_values(fencing, name, mask, psnr_y, ivpsnr):
+    folder = fencing
     result = compare_yuv_files(folder / FENCING.format("original"), folder / FENCING.format(name), 1920, 1080,
                                "yuv420p", mask_path=None if mask is None else folder / FENCING.format(mask))
     assert abs(result.mean["y_psnr"] - psnr_y) < 5e-5

@@ -2,8 +2,8 @@
 
 IV-PSNR must be cheap enough to run on every decoded and synthesised frame of a CTC sweep
 (MISSION.md: "well under a second" per 1080p frame on 2 CPU cores). The content is natural-looking
-(the Fencing picture from shared/fixtures/ivpsnr scaled to 10 bits when available, otherwise a
-smooth random field) with a 1-pixel shift plus noise as the test picture, so the window search
+(the Fencing picture of the conformance test, ``tests/data/ivpsnr``, scaled to 10 bits) with a
+1-pixel shift plus noise as the test picture, so the window search
 sees realistic distance distributions. Prints a table and writes JSON (seconds per frame, best of
 ``--repeats``; Mpixel/s; CUDA/CPU speed-up when both ran)::
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import lzma
 import os
 import platform
 import time
@@ -26,23 +27,17 @@ import torch
 from ctc.metrics import ErpRange, ivpsnr_frame, psnr_planes, ws_psnr_planes
 
 W, H = 1920, 1080
-FENCING = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "ivpsnr" / \
-    "Fencing_v8_original_1920x1080_yuv420p.yuv"
+FENCING = Path(__file__).resolve().parents[1] / "tests" / "data" / "ivpsnr" / \
+    "Fencing_v8_original_1920x1080_yuv420p.yuv.xz"
 
 
 def _content(seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
     """Reference and test ``(Y, U, V)`` 10-bit planes and a half-active mask."""
     rng = np.random.default_rng(seed)
-    if FENCING.is_file():
-        raw = np.fromfile(FENCING, np.uint8)
-        y = raw[: W * H].reshape(H, W).astype(np.int32) * 4
-        u = raw[W * H: W * H * 5 // 4].reshape(H // 2, W // 2).astype(np.int32) * 4
-        v = raw[W * H * 5 // 4:].reshape(H // 2, W // 2).astype(np.int32) * 4
-    else:
-        from scipy.ndimage import gaussian_filter
-
-        y, u, v = (np.clip(gaussian_filter(rng.normal(512, 400, s), 6), 0, 1023).astype(np.int32)
-                   for s in ((H, W), (H // 2, W // 2), (H // 2, W // 2)))
+    raw = np.frombuffer(lzma.decompress(FENCING.read_bytes()), np.uint8)
+    y = raw[: W * H].reshape(H, W).astype(np.int32) * 4
+    u = raw[W * H: W * H * 5 // 4].reshape(H // 2, W // 2).astype(np.int32) * 4
+    v = raw[W * H * 5 // 4:].reshape(H // 2, W // 2).astype(np.int32) * 4
     ref = [y, u, v]
     test = [np.clip(np.roll(p, 1, axis=1) + rng.integers(-6, 7, p.shape), 0, 1023) for p in ref]
     mask = np.zeros((H, W), np.uint16)
