@@ -278,3 +278,22 @@ def test_overrides_parse_yaml_values_and_reject_bad_items():
             parse_overrides(items)
     with pytest.raises(ConfigError, match="compile_mode"):
         EncodeConfig(compile_mode="fastest")
+
+
+def test_a_non_finite_gradient_outside_the_clipped_network_also_skips_the_step():
+    """The log-steps are not clipped (HiNeRV clips the network only), but a NaN there must skip too."""
+    from types import SimpleNamespace
+
+    from mvhinerv.train.step import train_iteration
+
+    w, log_step = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.Adam([{"params": [w], "lr": 0.1}, {"params": [log_step], "lr": 0.1}])
+    batch = SimpleNamespace(views=None, frames=None, y0=None, x0=None, target=None, mask=None, patch=None)
+
+    def fn(*_):
+        loss = w.sum() + (log_step * float("nan")).sum()
+        return [loss] * 5
+
+    out = train_iteration(fn, batch, torch.zeros(()), opt, [w], 1.0)
+    assert out[-1] == 1
+    assert torch.equal(w.detach(), torch.ones(3)) and torch.equal(log_step.detach(), torch.zeros(2))

@@ -98,10 +98,16 @@ def train_iteration(fn: StepFn, batch: Batch, p: torch.Tensor, optimizer: torch.
     """
     out = fn(batch.views, batch.frames, batch.y0, batch.x0, batch.target, batch.mask, p, batch.patch)
     out[0].backward()
-    grads = [q.grad for group in optimizer.param_groups for q in group["params"] if q.grad is not None]
-    finite = torch.nn.utils.get_total_norm(grads, foreach=True).isfinite()
     if grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(clip, grad_clip, foreach=True)
+        norm = torch.nn.utils.clip_grad_norm_(clip, grad_clip, foreach=True)
+    else:
+        norm = torch.nn.utils.get_total_norm([q.grad for q in clip if q.grad is not None], foreach=True)
+    clipped = {id(q) for q in clip}
+    others = [q.grad for group in optimizer.param_groups for q in group["params"]
+              if q.grad is not None and id(q) not in clipped]
+    finite = norm.isfinite()
+    if others:
+        finite = finite & torch.nn.utils.get_total_norm(others, foreach=True).isfinite()
     if optimizer.defaults.get("fused"):
         optimizer.found_inf = (~finite).float()  # shape [] like the fused kernel's step counters
         optimizer.step()
