@@ -195,13 +195,14 @@ def decoder_network(arch: MVHiNeRVArch, device: torch.device, compile: bool,
     ``mvcodec decode``).
 
     Compiling costs tens of seconds once per model and frame-batch size, and makes frame-mode
-    rendering about 4× faster on a GPU (``docs/performance.md`` § Decoding); the compiled model
-    uses the fusible "shift" depthwise convolution, the same numbers as cuDNN's.
+    rendering about 4× faster on a GPU (``docs/performance.md`` § Decoding). The depthwise
+    convolutions are those of :func:`~mvhinerv.model.default_dwconv` for inference (the fusible
+    "shift" form when compiled): the same numbers as cuDNN's within float tolerance.
     """
-    from mvhinerv.model import MVHiNeRV
+    from mvhinerv.model import MVHiNeRV, default_dwconv
     from mvhinerv.quant import load_quantized
 
-    model = MVHiNeRV(arch, dwconv="shift" if compile else "conv").to(device).eval()
+    model = MVHiNeRV(arch, dwconv=default_dwconv(device, compile, training=False)).to(device).eval()
     if tensors is not None:
         load_quantized(model, tensors, views=views)
     return torch.compile(model) if compile else model

@@ -21,6 +21,9 @@ from mvhinerv.errors import ConfigError
 DepthLoss = Literal["l1", "mse"]
 
 
+#: Implementations of the blocks' depthwise 3×3 conv + LayerNorm (:class:`mvhinerv.model.MVHiNeRV`).
+DWCONV_IMPLS = ("conv", "shift", "fused")
+
 #: ``torch.compile`` modes accepted by :attr:`EncodeConfig.compile_mode`.
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -95,6 +98,11 @@ class EncodeConfig:
     (CUDA graphs: removes the kernel-launch cost that dominates small frames),
     ``max-autotune`` or ``max-autotune-no-cudagraphs``."""
 
+    dwconv: str = "auto"
+    """Implementation of the blocks' depthwise 3×3 conv + LayerNorm: ``auto`` (the fused Triton
+    kernels on a GPU, else the fastest PyTorch form), ``fused``, ``shift`` or ``conv``
+    (``mvhinerv.model.network.default_dwconv``; same function, docs/model.md § Speed)."""
+
     log_every: int = 25
     """Steps between progress updates; the only host syncs in the loop happen then."""
 
@@ -129,6 +137,8 @@ class EncodeConfig:
         _check(self.depth_weight >= 0, "depth_weight", f"must be >= 0, got {self.depth_weight}")
         _check(self.grad_clip >= 0, "grad_clip", f"must be >= 0, got {self.grad_clip}")
         _check(2 <= self.init_bits <= 16, "init_bits", f"must be in [2, 16], got {self.init_bits}")
+        _check(self.dwconv in ("auto", *DWCONV_IMPLS), "dwconv",
+               f"must be auto or one of {', '.join(DWCONV_IMPLS)}, got {self.dwconv!r}")
         _check(self.compile_mode in COMPILE_MODES, "compile_mode",
                f"must be one of {', '.join(map(str, COMPILE_MODES))}, got {self.compile_mode!r}")
         _check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")

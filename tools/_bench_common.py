@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import platform
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +74,68 @@ def device_name(device: torch.device) -> str:
 def write_report(path: Path, report: Mapping[str, Any]) -> None:
     """Write a benchmark's JSON report atomically (no half-written file if the run is killed)."""
     write_bytes_atomic(path, (json.dumps(report, indent=2) + "\n").encode("utf-8"))
+
+
+def kernel_category(name: str) -> str:
+    """Coarse class of a CUDA kernel's name: ``gemm`` (cuBLAS/CUTLASS/nvJet matmuls), ``conv``
+    (cuDNN), ``triton`` (Inductor-generated fused kernels), ``copy`` (memcpy/memset) or ``aten``
+    (PyTorch's own element-wise and reduction kernels)."""
+    low = name.lower()
+    if any(k in low for k in ("gemm", "nvjet", "cutlass", "xmma", "cublas", "splitk")):
+        return "gemm"
+    if "conv" in low or "cudnn" in low:
+        return "conv"
+    if low.startswith("triton"):
+        return "triton"
+    if "memcpy" in low or "memset" in low:
+        return "copy"
+    return "aten"
+
+
+def kernel_profile(run: Callable[[], object], device: torch.device, steps: int, top: int = 30) -> dict:
+    """GPU kernel time of ``steps`` calls of ``run`` under ``torch.profiler``, per step.
+
+    Returns ``{"wall_ms", "kernel_ms", "busy", "by_category", "top"}`` (milliseconds per step):
+    ``busy`` = kernel time / wall time, well below 1 when the step is bound by launches or the
+    host; ``top`` lists the ``top`` kernels by total time with their share and launch count.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    sync(device)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            run()
+        sync(device)
+        wall = time.perf_counter() - t0
+    totals: dict[str, list[float]] = {}
+    for evt in prof.events():
+        if evt.device_type != torch.autograd.DeviceType.CUDA:
+            continue
+        us = getattr(evt, "device_time", None)
+        if us is None:
+            us = evt.cuda_time
+        row = totals.setdefault(evt.name, [0.0, 0])
+        row[0] += us / 1000.0 / steps
+        row[1] += 1
+    kernel_ms = sum(t for t, _ in totals.values())
+    by_cat: dict[str, float] = {}
+    for name, (ms, _) in totals.items():
+        by_cat[kernel_category(name)] = by_cat.get(kernel_category(name), 0.0) + ms
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1][0])[:top]
+    return {
+        "wall_ms": 1000.0 * wall / steps, "kernel_ms": kernel_ms,
+        "busy": kernel_ms / (1000.0 * wall / steps),
+        "by_category": {k: round(v, 4) for k, v in sorted(by_cat.items(), key=lambda kv: -kv[1])},
+        "top": [{"name": name[:160], "ms": round(ms, 4), "share": round(ms / kernel_ms, 4),
+                 "launches_per_step": n / steps} for name, (ms, n) in ranked],
+    }
+
+
+def print_kernel_profile(prof: Mapping[str, Any]) -> None:
+    """Print :func:`kernel_profile`'s result as a short table."""
+    print(f"  per step: wall {prof['wall_ms']:.2f} ms, kernels {prof['kernel_ms']:.2f} ms "
+          f"(busy {100 * prof['busy']:.0f} %); " +
+          ", ".join(f"{k} {v:.2f} ms" for k, v in prof["by_category"].items()))
+    for row in prof["top"]:
+        print(f"  {row['ms']:8.3f} ms {100 * row['share']:5.1f} % x{row['launches_per_step']:<5g} {row['name'][:110]}")

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-pixels", type=float, default=1920 * 1080,
                         help="auto batch: about this many pixels per batch")
     parser.add_argument("--patch", default=None, help="train on WxH patches (default: frames)")
-    parser.add_argument("--dwconv", default="conv", choices=["conv", "shift"])
+    parser.add_argument("--dwconv", default="conv", choices=["conv", "shift", "fused"])
     parser.add_argument("--compile-mode", default=None, help="torch.compile mode")
     parser.add_argument("--check", action="store_true",
                         help="also check patch mode == frame mode on the device (fp32)")

@@ -30,9 +30,10 @@ from pathlib import Path
 
 import torch
 
-from _bench_common import bench_device, device_name, sync, write_report  # first: puts the repo on sys.path
+# _bench_common first: it puts the repository on sys.path.
+from _bench_common import bench_device, device_name, kernel_profile, print_kernel_profile, sync, write_report
 from mvhinerv.arch import arch_from_preset, count_parameters, macs_per_pixel
-from mvhinerv.model import MVHiNeRV
+from mvhinerv.model import MVHiNeRV, default_dwconv
 from mvhinerv.quant import QuantSteps
 from mvhinerv.train.data import PatchSampler, TrainingData
 from mvhinerv.train.losses import LossWeights
@@ -64,13 +65,14 @@ def parse_patch(text: str) -> tuple[int, int] | None:
 
 
 def make_runner(preset: str, size: str, args: argparse.Namespace, device: torch.device):
-    """Build one case; returns ``(run, sampler, arch, patch, compiled)``: ``run(n, offset)`` does
+    """Build one case; returns ``(run, sampler, arch, patch, compiled, dwconv)``: ``run(n, offset)`` does
     ``n`` training iterations and returns the summed step outputs (on the device, no sync)."""
     width, height, views, frames = SIZES[size]
     arch = arch_from_preset(preset, width, height, frames, views)
     patch = parse_patch(args.patch)
     compiled = args.compile and device.type == "cuda"
-    model = MVHiNeRV(arch, dwconv="shift" if compiled else "conv").to(device)
+    dwconv = default_dwconv(device, compiled) if args.dwconv == "auto" else args.dwconv
+    model = MVHiNeRV(arch, dwconv=dwconv).to(device)
     if args.bf16_stages and args.bf16 and device.type == "cuda":
         model.stage_dtype = torch.bfloat16
     steps = QuantSteps(model, model.coded_parameters()).to(device)
@@ -95,12 +97,12 @@ def make_runner(preset: str, size: str, args: argparse.Namespace, device: torch.
                                    optimizer, clip, 1.0)
         return out
 
-    return run, sampler, arch, patch, compiled
+    return run, sampler, arch, patch, compiled, dwconv
 
 
 def bench_case(preset: str, size: str, args: argparse.Namespace, device: torch.device) -> dict:
     width, height, views, frames = SIZES[size]
-    run, sampler, arch, patch, compiled = make_runner(preset, size, args, device)
+    run, sampler, arch, patch, compiled, dwconv = make_runner(preset, size, args, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
@@ -123,7 +125,8 @@ def bench_case(preset: str, size: str, args: argparse.Namespace, device: torch.d
     result = {
         "preset": preset, "size": size, "width": width, "height": height, "views": views, "frames": frames,
         "patch": "frame" if patch is None else f"{ph}x{pw}", "batch": sampler.batch, "quant": args.quant,
-        "compile": compiled, "compile_mode": args.compile_mode, "bf16": args.bf16 and device.type == "cuda",
+        "compile": compiled, "compile_mode": args.compile_mode, "dwconv": dwconv,
+        "bf16": args.bf16 and device.type == "cuda",
         "bf16_stages": args.bf16_stages and args.bf16 and device.type == "cuda",
         "params": count_parameters(arch)["total"], "macs_per_pixel": macs,
         "steps": args.steps, "seconds": seconds, "warmup_seconds": warmup_s,
@@ -137,6 +140,8 @@ def bench_case(preset: str, size: str, args: argparse.Namespace, device: torch.d
     }
     if preset == "S" and size == "full":
         result["speedup_vs_hinerv"] = px_per_s / HINERV_S_PX_PER_S
+    if args.profile and device.type == "cuda":
+        result["profile"] = kernel_profile(lambda: run(1, 0), device, args.profile)
     return result
 
 
@@ -154,12 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--bf16-stages", action="store_true",
                     help="keep the stage maps in bf16 (EncodeConfig.bf16_stages)")
+    ap.add_argument("--dwconv", default="auto", choices=["auto", "conv", "shift", "fused"],
+                    help="depthwise conv + LayerNorm implementation (auto: EncodeConfig's choice)")
     ap.add_argument("--compile-mode", default=None,
                     help="torch.compile mode, e.g. max-autotune-no-cudagraphs (default: torch's default)")
     ap.add_argument("--steps", type=int, default=30, help="timed steps")
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation)")
     ap.add_argument("--peak-tflops", type=float, default=800.0, help="dense bf16 peak of the device")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="after timing, profile N more steps on CUDA and print the top kernels")
     args = ap.parse_args(argv)
     device = bench_device(args.device, args.threads, tf32=True)
     results = []
@@ -175,12 +184,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{preset:>4} {size:>5}: {r['error']}", flush=True)
                 continue
             print(f"{preset:>4} {size:>5} patch {r['patch']:>7} x{r['batch']:<4} quant {r['quant']:<5} "
-                  f"compile {str(r['compile']):<5} bf16 {str(r['bf16']):<5}: "
+                  f"compile {str(r['compile']):<5} bf16 {str(r['bf16']):<5} {r['dwconv']}: "
                   f"{r['pixel_iterations_per_s'] / 1e6:8.4g} Mpx·it/s "
                   f"({r['frames_per_s_1080p_equiv']:6.4g} 1080p frames/s), "
                   f"{r['useful_tflops']:7.4g} TFLOP/s ({100 * r['fraction_of_peak']:.3g} % of peak), "
                   f"mem {r['peak_memory_gib'] if r['peak_memory_gib'] is None else round(r['peak_memory_gib'], 2)} GiB",
                   flush=True)
+            if "profile" in r:
+                print_kernel_profile(r["profile"])
     report = {
         "tool": "tools/bench_train.py", "argv": sys.argv[1:] if argv is None else argv,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

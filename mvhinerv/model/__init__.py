@@ -6,7 +6,7 @@ Only modules live here: no training, no quantisation. See ``docs/model.md``.
 from __future__ import annotations
 
 from mvhinerv.model.coded import CodedParam, ParamKind
-from mvhinerv.model.network import MVHiNeRV, build_model
+from mvhinerv.model.network import MVHiNeRV, build_model, default_dwconv
 from mvhinerv.model.patches import PatchPlan, output_mask, patch_origins, patch_plan
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "ParamKind",
     "PatchPlan",
     "build_model",
+    "default_dwconv",
     "output_mask",
     "patch_origins",
     "patch_plan",

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from mvhinerv.model.coded import CodedParam
+from mvhinerv.model.dwconv_ln import dwconv_ln
 from mvhinerv.model.upsample import LN_EPS
 
 
@@ -87,11 +88,14 @@ class ConvNeXtBlock(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """[B, H, W, C1] → [B, H, W, C2]; ``mask`` [B, H, W, 1] zeroes out-of-frame positions."""
-        if self.dwconv_impl == "shift":
-            y = depthwise3x3_shift(x, self.dwconv)
+        if self.dwconv_impl == "fused":
+            y = dwconv_ln(x, self.dwconv, LN_EPS)
         else:
-            y = conv2d_nhwc(x, self.dwconv, None, groups=x.shape[-1])
-        y = F.layer_norm(y, (y.shape[-1],), eps=LN_EPS)
+            if self.dwconv_impl == "shift":
+                y = depthwise3x3_shift(x, self.dwconv)
+            else:
+                y = conv2d_nhwc(x, self.dwconv, None, groups=x.shape[-1])
+            y = F.layer_norm(y, (y.shape[-1],), eps=LN_EPS)
         y = F.linear(F.gelu(F.linear(y, self.fc1)), self.fc2)
         if self.residual:
             y = y + x

@@ -30,7 +30,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 CONFIG_NAME = "config.yaml"
 
 # EncodeConfig fields that may differ between a checkpoint and the resuming run.
-SPEED_FIELDS = frozenset({"bf16", "bf16_stages", "compile", "compile_mode", "log_every", "checkpoint_every_s",
+SPEED_FIELDS = frozenset({"bf16", "bf16_stages", "compile", "compile_mode", "dwconv", "log_every", "checkpoint_every_s",
                           "eval_batch"})
 
 

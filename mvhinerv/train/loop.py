@@ -206,7 +206,8 @@ def train_model(mvv: MultiViewVideoLike, arch: MVHiNeRVArch, config: EncodeConfi
         ConfigError: no views / frames, unknown schedule, a checkpoint made with other settings.
         KeyboardInterrupt: after the checkpoint has been saved.
     """
-    from mvhinerv.model import MVHiNeRV  # the model package imports torch-heavy modules
+    from mvhinerv.model import MVHiNeRV, default_dwconv  # the model package imports torch-heavy modules
+    from mvhinerv.model.dwconv_ln import fused_available
 
     t0 = time.monotonic()
     schedule = get_schedule(config.schedule)
@@ -220,9 +221,11 @@ def train_model(mvv: MultiViewVideoLike, arch: MVHiNeRVArch, config: EncodeConfi
                           f"{arch.width}x{arch.height}, the content has {content[0]} x {content[1]} of "
                           f"{content[2]}x{content[3]}")
     arch = dataclasses.replace(arch, depth_lo=data.depth_lo, depth_hi=data.depth_hi)
-    # "shift" depthwise convs fuse under torch.compile; cuDNN's depthwise conv is faster eagerly.
     compiled = device.type == "cuda" and config.compile
-    model = MVHiNeRV(arch, dwconv="shift" if compiled else "conv").to(device)
+    dwconv = default_dwconv(device, compiled) if config.dwconv == "auto" else config.dwconv
+    if dwconv == "fused" and not fused_available(device):
+        raise ConfigError("dwconv", f"'fused' needs a CUDA GPU and Triton (device {device.type})")
+    model = MVHiNeRV(arch, dwconv=dwconv).to(device)
     if device.type == "cuda" and config.bf16 and config.bf16_stages:
         model.stage_dtype = torch.bfloat16
     steps = QuantSteps(model, model.coded_parameters()).to(device)

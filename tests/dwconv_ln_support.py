@@ -1,0 +1,90 @@
+"""Checks of the fused depthwise 3×3 + LayerNorm op against its float64 reference, shared by
+the CPU test (Triton interpreter, run as ``python tests/dwconv_ln_support.py`` in a subprocess
+with ``TRITON_INTERPRET=1``) and the GPU test (imported, compiled kernels)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mvhinerv.arch import arch_from_preset  # noqa: E402
+from mvhinerv.model import MVHiNeRV  # noqa: E402
+from mvhinerv.model import dwconv_ln as op  # noqa: E402
+
+#: (B, H, W, C): C below, at and above powers of two and odd; W below and above one tile.
+CPU_SHAPES = [(2, 5, 7, 3), (1, 6, 33, 35), (2, 4, 9, 70), (1, 3, 150, 5)]
+GPU_SHAPES = CPU_SHAPES + [(2, 64, 250, 70), (1, 45, 80, 280), (3, 17, 1000, 35)]
+
+
+def op_errors(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype = torch.float32,
+              seed: int = 0) -> dict[str, float]:
+    """Max |fused − float64 reference| of the output, ∂x and ∂w, relative to the reference's
+    largest magnitude (for the gradients), for random x, w and output gradient. A bf16 ``dtype``
+    stores x in bf16 and runs under autocast (output bf16), as training on a GPU does."""
+    g = torch.Generator().manual_seed(seed)
+    c = shape[-1]
+    x = torch.randn(shape, generator=g).to(dtype).to(device)
+    w = (torch.randn(c, 1, 3, 3, generator=g) / 3).to(device)
+    grad = torch.randn(shape, generator=g).to(device)
+    xf, wf = x.clone().requires_grad_(), w.clone().requires_grad_()
+    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        y = op.dwconv_ln(xf, wf, 1e-6)
+    assert y.dtype == dtype, (y.dtype, dtype)
+    (y.float() * grad).sum().backward()
+    x64 = x.double().requires_grad_()
+    w64 = w.double().requires_grad_()
+    y64 = op.dwconv_ln_reference(x64, w64, 1e-6)
+    (y64 * grad.double()).sum().backward()
+
+    def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+        return float((a.double() - b).abs().max() / b.abs().max().clamp_min(1e-12))
+
+    return {"y": float((y.detach().double() - y64.detach()).abs().max()), "dx": rel(xf.grad, x64.grad),
+            "dw": rel(wf.grad, w64.grad)}
+
+
+def model_errors(device: str) -> dict[str, float]:
+    """The ``tiny`` network with ``dwconv="fused"`` against ``"conv"`` (same parameters, float32):
+    max |Δ| of the output and, relative, of every parameter's gradient."""
+    arch = arch_from_preset("tiny", 70, 45, frames=4, views=2)
+    torch.manual_seed(0)
+    ref = MVHiNeRV(arch, dwconv="conv").to(device)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.uniform_(-0.5, 0.5)
+    fused = MVHiNeRV(arch, dwconv="fused").to(device)
+    fused.load_state_dict(ref.state_dict())
+    views, frames = torch.tensor([1, 0], device=device), torch.tensor([3, 1], device=device)
+    outs = []
+    for model in (ref, fused):
+        out = model(views, frames)
+        out.square().sum().backward()
+        outs.append(out)
+    grads = max(float((a.grad - b.grad).abs().max() / b.grad.abs().max().clamp_min(1e-12))
+                for a, b in zip(fused.parameters(), ref.parameters(), strict=True))
+    return {"out": float((outs[1] - outs[0]).detach().abs().max()), "grads": grads}
+
+
+def main() -> int:
+    """Interpreter run: print every error as JSON (the test sets the thresholds)."""
+    op._MIN_PROGRAMS = 1  # one program per row: the ∂z and ∂w kernels loop over several column blocks
+    report = {"ops": {str(s): op_errors(s, "cpu") for s in CPU_SHAPES},
+              "bf16": op_errors((2, 6, 20, 35), "cpu", torch.bfloat16),
+              "model": model_errors("cpu")}
+    # Fake (meta) kernels, schema and autograd registration agree with the real op, also for a
+    # non-contiguous input (torch.compile relies on the fake kernels' shapes and strides).
+    x = torch.randn(1, 6, 20, 5)[:, 1:5, 2:17].requires_grad_()
+    w = torch.randn(5, 1, 3, 3, requires_grad=True)
+    torch.library.opcheck(torch.ops.mvhinerv.dwconv_ln.default, (x, w, 1e-6, torch.float32))
+    report["opcheck"] = "ok"
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

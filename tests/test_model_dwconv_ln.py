@@ -1,0 +1,93 @@
+"""The fused depthwise 3×3 + LayerNorm kernels (``mvhinerv.model.dwconv_ln``) against the
+float64 PyTorch reference: output, ∂x and ∂w, alone and inside the network.
+
+On a CPU the Triton kernels run in Triton's interpreter (``TRITON_INTERPRET=1``), in a subprocess
+because Triton reads the flag when the kernels are defined; on a GPU they run compiled (marker
+``gpu``). The float32 kernels must agree with float64 to float32 rounding; the bf16 case (x stored
+in bf16, output in bf16 under autocast) to bf16 rounding of the output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mvhinerv.config import EncodeConfig
+from mvhinerv.errors import ConfigError
+from mvhinerv.model import MVHiNeRV, default_dwconv
+from mvhinerv.model.dwconv_ln import fused_available
+
+HERE = Path(__file__).resolve().parent
+F32 = {"y": 5e-6, "dx": 5e-6, "dw": 5e-6}
+BF16 = {"y": 3e-2, "dx": 2e-2, "dw": 1e-2}
+
+
+def _assert_within(errors: dict[str, float], limits: dict[str, float], what: str) -> None:
+    bad = {k: v for k, v in errors.items() if not v <= limits[k]}
+    assert not bad, f"{what}: {bad} above {limits}"
+
+
+def test_kernels_match_float64_reference_in_triton_interpreter():
+    pytest.importorskip("triton", reason="Triton is a test dependency (pyproject [test])")
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    proc = subprocess.run([sys.executable, str(HERE / "dwconv_ln_support.py")], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    for shape, errors in report["ops"].items():
+        _assert_within(errors, F32, shape)
+    _assert_within(report["bf16"], BF16, "bf16")
+    assert report["opcheck"] == "ok"
+    assert report["model"]["out"] < 1e-5 and report["model"]["grads"] < 1e-4, report["model"]
+
+
+def test_default_choice_and_refusals():
+    if not fused_available("cpu"):
+        assert default_dwconv("cpu", compiled=False) == "conv"
+        assert default_dwconv("cpu", compiled=True) == "shift"
+    with pytest.raises(ConfigError, match="dwconv"):
+        EncodeConfig(dwconv="cudnn")
+    with pytest.raises(ConfigError, match="dwconv"):
+        from mvhinerv.arch import arch_from_preset
+        MVHiNeRV(arch_from_preset("tiny", 64, 36, frames=2, views=1), dwconv="triton")
+
+
+@pytest.mark.gpu
+def test_kernels_match_float64_reference_on_gpu():
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    from dwconv_ln_support import GPU_SHAPES, model_errors, op_errors
+
+    assert default_dwconv("cuda", compiled=True) == "fused"
+    assert default_dwconv("cuda", compiled=True, training=False) == "shift"
+    assert default_dwconv("cuda", compiled=False, training=False) == "fused"
+    for shape in GPU_SHAPES:
+        _assert_within(op_errors(shape, "cuda"), F32, str(shape))
+        _assert_within(op_errors(shape, "cuda", torch.bfloat16), BF16, f"bf16 {shape}")
+    errors = model_errors("cuda")
+    assert errors["out"] < 1e-4 and errors["grads"] < 1e-3, errors
+
+
+@pytest.mark.gpu
+def test_fused_network_compiles_fullgraph_on_gpu():
+    """The custom op stays one opaque call in a full graph; compiled = eager."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    from mvhinerv.arch import arch_from_preset
+
+    arch = arch_from_preset("S", 480, 270, frames=4, views=2)
+    torch.manual_seed(0)
+    model = MVHiNeRV(arch, dwconv="fused").cuda()
+    views, frames = torch.tensor([0, 1], device="cuda"), torch.tensor([2, 3], device="cuda")
+    compiled = torch.compile(model, fullgraph=True)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        eager, fast = model(views, frames), compiled(views, frames)
+    torch.testing.assert_close(fast.float(), eager.float(), atol=2e-2, rtol=0)
+    fast.float().sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
