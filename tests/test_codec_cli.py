@@ -144,10 +144,19 @@ def test_encode_set_passes_settings_and_rejects_bad_ones(cli, sequence, tmp_path
     assert seen["config"].patch is None and seen["config"].init_bits == 6
     assert "init_bits: 6" in out.with_name("out.bin.config.yaml").read_text()
     for bad, message in ((["--set", "bogus=1"], "bogus"), (["--set", "lam=3"], "use --lambda"),
-                         (["--set", "init_bits=40"], "init_bits")):
+                         (["--set", "init_bits=40"], "init_bits"), (["--set", "dwconv=cudnn"], "dwconv")):
         err = one_line_error(cli(["encode", sequence, "-o", tmp_path / "bad.bin", "--device", "cpu", "-q", *bad]))
         assert message in err
         assert not (tmp_path / "bad.bin").exists()
+
+
+def test_encode_refuses_fused_kernels_without_a_gpu(cli, sequence, tmp_path, monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    out = tmp_path / "fused.bin"
+    err = one_line_error(cli(["encode", sequence, "-o", out, "--preset", "tiny", "--device", "cpu", "-q",
+                              "--set", "dwconv=fused"]))
+    assert "'fused' needs a CUDA GPU" in err
+    assert not out.exists()
 
 
 def test_decoder_compiles_only_where_it_pays_off():

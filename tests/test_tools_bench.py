@@ -1,0 +1,35 @@
+"""Smoke tests of the benchmark tools whose numbers docs/performance.md quotes: they run on a CPU
+at toy sizes and write the report fields the docs rely on (timings are never asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+
+from _bench_common import kernel_category  # noqa: E402
+
+
+def test_bench_train_runs_on_cpu_and_reports(tmp_path):
+    out = tmp_path / "train.json"
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "bench_train.py"), "--device", "cpu",
+                           "--presets", "tiny", "--sizes", "tiny", "--steps", "2", "--warmup", "1",
+                           "--threads", "1", "--quant", "noise", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["dwconv"] == "conv" and result["quant"] == "noise"
+    assert result["pixel_iterations_per_s"] > 0 and result["useful_tflops"] > 0
+
+
+def test_kernel_categories():
+    assert kernel_category("nvjet_sm90_tst_288x128_64x3_1x2_h_bz_coopA_NNN") == "gemm"
+    assert kernel_category("void cutlass::Kernel2<cutlass_80_tensorop_bf16_s16816gemm>") == "gemm"
+    assert kernel_category("triton_red_fused_native_layer_norm_0") == "triton"
+    assert kernel_category("void cudnn::conv_depthwise2d_forward") == "conv"
+    assert kernel_category("Memcpy HtoD (Pageable -> Device)") == "copy"
+    assert kernel_category("_bwd_z_kernel") == "other"
