@@ -33,7 +33,7 @@ import torch
 # _bench_common first: it puts the repository on sys.path.
 from _bench_common import bench_device, device_name, kernel_profile, print_kernel_profile, sync, write_report
 from mvhinerv.arch import arch_from_preset, count_parameters, macs_per_pixel
-from mvhinerv.model import MVHiNeRV, default_dwconv
+from mvhinerv.model import MVHiNeRV, resolve_dwconv
 from mvhinerv.quant import QuantSteps
 from mvhinerv.train.data import PatchSampler, TrainingData
 from mvhinerv.train.losses import LossWeights
@@ -71,7 +71,7 @@ def make_runner(preset: str, size: str, args: argparse.Namespace, device: torch.
     arch = arch_from_preset(preset, width, height, frames, views)
     patch = parse_patch(args.patch)
     compiled = args.compile and device.type == "cuda"
-    dwconv = default_dwconv(device, compiled) if args.dwconv == "auto" else args.dwconv
+    dwconv = resolve_dwconv(args.dwconv, device, compiled)
     model = MVHiNeRV(arch, dwconv=dwconv).to(device)
     if args.bf16_stages and args.bf16 and device.type == "cuda":
         model.stage_dtype = torch.bfloat16

@@ -6,7 +6,7 @@ Only modules live here: no training, no quantisation. See ``docs/model.md``.
 from __future__ import annotations
 
 from mvhinerv.model.coded import CodedParam, ParamKind
-from mvhinerv.model.network import MVHiNeRV, build_model, default_dwconv
+from mvhinerv.model.network import MVHiNeRV, build_model, default_dwconv, resolve_dwconv
 from mvhinerv.model.patches import PatchPlan, output_mask, patch_origins, patch_plan
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "PatchPlan",
     "build_model",
     "default_dwconv",
+    "resolve_dwconv",
     "output_mask",
     "patch_origins",
     "patch_plan",

@@ -60,6 +60,15 @@ def default_dwconv(device: torch.device | str, compiled: bool, training: bool = 
     return "shift" if compiled else "conv"
 
 
+def resolve_dwconv(choice: str, device: torch.device | str, compiled: bool) -> str:
+    """``EncodeConfig.dwconv`` for training on ``device``: ``auto`` becomes
+    :func:`default_dwconv`'s choice; ``fused`` where it cannot run is a :class:`ConfigError`."""
+    dwconv = default_dwconv(device, compiled) if choice == "auto" else choice
+    if dwconv == "fused" and not fused_available(device):
+        raise ConfigError("dwconv", f"'fused' needs a CUDA GPU and Triton (device {torch.device(device).type})")
+    return dwconv
+
+
 class Stage(nn.Module):
     """One HiNeRV stage's parameters: the hierarchical encoding and the ConvNeXt blocks."""
 
@@ -245,4 +254,4 @@ def build_model(arch: MVHiNeRVArch, device: str | torch.device = "cpu", dwconv: 
     return MVHiNeRV(arch, dwconv=dwconv).to(device)
 
 
-__all__ = ["DWCONV_IMPLS", "MVHiNeRV", "Stage", "build_model", "default_dwconv"]
+__all__ = ["DWCONV_IMPLS", "MVHiNeRV", "Stage", "build_model", "default_dwconv", "resolve_dwconv"]

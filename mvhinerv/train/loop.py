@@ -206,8 +206,7 @@ def train_model(mvv: MultiViewVideoLike, arch: MVHiNeRVArch, config: EncodeConfi
         ConfigError: no views / frames, unknown schedule, a checkpoint made with other settings.
         KeyboardInterrupt: after the checkpoint has been saved.
     """
-    from mvhinerv.model import MVHiNeRV, default_dwconv  # the model package imports torch-heavy modules
-    from mvhinerv.model.dwconv_ln import fused_available
+    from mvhinerv.model import MVHiNeRV, resolve_dwconv  # the model package imports torch-heavy modules
 
     t0 = time.monotonic()
     schedule = get_schedule(config.schedule)
@@ -222,10 +221,7 @@ def train_model(mvv: MultiViewVideoLike, arch: MVHiNeRVArch, config: EncodeConfi
                           f"{content[2]}x{content[3]}")
     arch = dataclasses.replace(arch, depth_lo=data.depth_lo, depth_hi=data.depth_hi)
     compiled = device.type == "cuda" and config.compile
-    dwconv = default_dwconv(device, compiled) if config.dwconv == "auto" else config.dwconv
-    if dwconv == "fused" and not fused_available(device):
-        raise ConfigError("dwconv", f"'fused' needs a CUDA GPU and Triton (device {device.type})")
-    model = MVHiNeRV(arch, dwconv=dwconv).to(device)
+    model = MVHiNeRV(arch, dwconv=resolve_dwconv(config.dwconv, device, compiled)).to(device)
     if device.type == "cuda" and config.bf16 and config.bf16_stages:
         model.stage_dtype = torch.bfloat16
     steps = QuantSteps(model, model.coded_parameters()).to(device)
