@@ -75,6 +75,26 @@ def test_registered_schedules_have_the_paper_shape():
         assert last.lr < first.lr and last.lr_step > last.lr  # smaller lr for weights, larger for steps
 
 
+def test_short_phases_raise_the_steps_learning_rate_to_cover_the_travel():
+    stage2 = get_schedule("fast").phases[1]
+    assert stage2.step_travel == 3.0
+    # Long phase: lr_step already covers the travel, unchanged (× lr_scale).
+    assert stage2.step_lr(20000, 400) == stage2.lr_step
+    assert stage2.step_lr(20000, 400, lr_scale=2.0) == 2 * stage2.lr_step
+    # Short phase: raised so that peak · Σ factor(t) = travel.
+    for total, per_epoch in ((60, 3), (331, 55)):
+        lr = stage2.step_lr(total, per_epoch)
+        assert lr > stage2.lr_step
+        assert lr * stage2.factor_sum(total, per_epoch) == pytest.approx(stage2.step_travel)
+    # factor_sum is the plain sum of the per-step factors (warm-up ramp, then cosine).
+    assert stage2.factor_sum(40, 10) == pytest.approx(sum(stage2.lr_factor(t, 40, 10) for t in range(40)))
+    # No floor: travel 0, or a float phase (no steps to learn).
+    assert get_schedule("smoke").phases[1].step_lr(6, 3) == 5e-2
+    assert get_schedule("fast").phases[0].step_lr(6, 3) == 0.0
+    with pytest.raises(ConfigError, match="step_travel"):
+        Phase("bad", 1, lr=1e-3, lr_step=1e-2, quant="noise", step_travel=-1.0)
+
+
 def test_unknown_schedule_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown schedule 'bogus'"):
         get_schedule("bogus")
@@ -297,3 +317,30 @@ def test_a_non_finite_gradient_outside_the_clipped_network_also_skips_the_step()
     out = train_iteration(fn, batch, torch.zeros(()), opt, [w], 1.0)
     assert out[-1] == 1
     assert torch.equal(w.detach(), torch.ones(3)) and torch.equal(log_step.detach(), torch.zeros(2))
+
+
+def test_lambda_is_a_graph_input_so_a_rate_ladder_compiles_once():
+    """λ must not be a constant of the compiled step: Inductor keys its cache on the graph, so a
+    float λ made every rate point of a ladder recompile (≈ 100 s each on an H200)."""
+    from mvhinerv.arch import arch_from_preset
+    from mvhinerv.model import MVHiNeRV
+    from mvhinerv.quant import QuantSteps
+    from mvhinerv.train.step import StepSetup, make_step_fn
+
+    data = _tiny_data(views=1, frames=2, height=16, width=24)
+    model = MVHiNeRV(arch_from_preset("tiny", 24, 16, 2, 1))
+    steps = QuantSteps(model, model.coded_parameters())
+    steps.fit(model, 7)
+    batch = PatchSampler(data, None, batch=1, seed=0, align=model.arch.total_scale).batch_at(torch.arange(2), 0)
+    graphs: list[str] = []
+
+    def capture(gm, _inputs):
+        graphs.append(gm.code)
+        return gm.forward
+
+    lam = 1234.5678
+    fn = torch.compile(make_step_fn(model, steps, StepSetup("noise", True, lam, data.num_pixels, LossWeights(), False),
+                                    torch.device("cpu")), backend=capture)
+    loss = fn(batch.views, batch.frames, batch.y0, batch.x0, batch.target, batch.mask, torch.tensor(0.5), batch.patch)[0]
+    assert graphs and torch.isfinite(loss)
+    assert not any("1234.5678" in g for g in graphs), "λ was baked into the graph as a constant"

@@ -3,7 +3,8 @@
 Per phase (:class:`mvhinerv.train.schedule.Phase`)::
 
     steps fitted to the weights (first quantised phase only, init_bits-bit quantiser)
-    Adam(β 0.9/0.999; fused on CUDA): network at phase.lr, log-steps at phase.lr_step
+    Adam(β 0.9/0.999; fused on CUDA): network at phase.lr, log-steps at phase.step_lr(…)
+    (lr_step, raised for short phases so the steps can travel phase.step_travel)
     for each step: lr = peak · warm-up/cosine factor; p = linear Quant-Noise rate
         loss = λ·D + R/num_pixels   (rate phases)      |   loss = D   (float phases)
         backward, clip the network's gradient norm, optimiser step
@@ -57,7 +58,8 @@ class TrainResult:
         estimated_bits: exact Gaussian code length of all symbols (no side info, no headers).
         metrics: per phase name and ``final``: ``psnr_rgb``, ``psnr_depth`` (dB, peak 1, whole
             frames), ``steps``, ``loss``; quantised phases add ``bits``, ``bpp``,
-            ``bits_per_param`` and ``bits_at_init`` (size right after the step initialisation).
+            ``bits_per_param``, ``bits_at_init`` (size right after the step initialisation) and
+            ``lr_step_peak`` (the steps' peak learning rate, :meth:`Phase.step_lr`).
         timings: seconds for ``load``, each phase, ``export`` and ``total`` (summed over resumes).
     """
 
@@ -122,7 +124,11 @@ class _Trainer:
         if phase.quant != "none" and not bool(self.steps.initialised):
             self.steps.fit(self.model, cfg.init_bits)
             metrics["bits_at_init"] = estimated_bits(export_quantized(self.model, self.steps))
-        self.optimizer = make_optimizer(self.model, self.steps, phase, cfg.lr_scale)
+        per_epoch = self.sampler.steps_per_epoch
+        total = phase.epochs * per_epoch
+        self.optimizer = make_optimizer(self.model, self.steps, phase, cfg.lr_scale, total, per_epoch)
+        if phase.quant != "none":
+            metrics["lr_step_peak"] = self.optimizer.param_groups[1]["peak"]
         if self.pending_optimizer_state is not None:
             self.optimizer.load_state_dict(self.pending_optimizer_state)
             self.pending_optimizer_state = None
@@ -130,8 +136,6 @@ class _Trainer:
         fn = make_step_fn(self.model, self.steps, setup, self.device)
         if self.device.type == "cuda" and cfg.compile:
             fn = torch.compile(fn, mode=cfg.compile_mode)
-        per_epoch = self.sampler.steps_per_epoch
-        total = phase.epochs * per_epoch
         bar = PhaseProgress(phase.name, total, state.step, self.progress)
         sums = torch.zeros(len(ITERATION_OUTPUTS), device=self.device)
         logged, last_save = state.step, time.monotonic()

@@ -8,6 +8,13 @@ the network and a larger one for the steps. Learning rates and warm-up of stage 
 to 2e-5). Stage 2's values (2e-4 for the network, as HiNeRV's QAT phase; 1e-2 for the log-steps;
 noise rate 0.5 → 1.0 as NVRC's stage 2) are ours: the paper does not give them.
 
+The log-steps must be able to *reach* their rate–distortion equilibrium within stage 2. Adam
+moves a parameter by at most about its learning rate per step, so a short stage 2 (few frames,
+several frames per step, the ``fast`` and ``ci`` schedules) cannot carry a step from its 7-bit
+initialisation to where λ wants it: the rate then depends on the initialisation more than on λ
+(measured, docs/training.md "Rate"). ``Phase.step_travel`` states the distance the steps must be
+able to cover, and raises the steps' peak learning rate where the phase is too short for it.
+
 The loop (:mod:`mvhinerv.train.loop`) is the only code that interprets a :class:`Phase`; a
 schedule prints itself as a table when training starts (:func:`schedule_table`).
 """
@@ -40,6 +47,11 @@ class Phase:
             (every entry quantised, straight-through).
         noise_start, noise_end: Quant-Noise rate p, linear in the step index over the phase.
         rate: add the Gaussian rate term ``R / num_pixels`` to ``λ·D``.
+        step_travel: distance in ``ln δ`` that each log-step must be able to move over the phase
+            (0: no floor). Adam moves a parameter by at most ≈ its learning rate per step, so
+            the steps' peak learning rate is raised to ``step_travel / Σ_t lr_factor(t)`` when
+            ``lr_step`` is below that (:meth:`step_lr`). 3.0 is ≈ 4.3 bits per parameter: room to
+            go from the 7-bit initialisation (≈ 6 bits) to the 2–3 bits of low rate points.
     """
 
     name: str
@@ -53,6 +65,7 @@ class Phase:
     noise_start: float = 1.0
     noise_end: float = 1.0
     rate: bool = False
+    step_travel: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.lr <= 0 or self.lr_step < 0:
@@ -61,6 +74,8 @@ class Phase:
             raise ConfigError(f"phase {self.name}", f"unknown quantiser mode {self.quant!r}")
         if not (0 <= self.noise_start <= 1 and 0 <= self.noise_end <= 1):
             raise ConfigError(f"phase {self.name}", "noise rates must be in [0, 1]")
+        if not (math.isfinite(self.step_travel) and self.step_travel >= 0):
+            raise ConfigError(f"phase {self.name}", f"step_travel must be >= 0, got {self.step_travel}")
         if self.rate and self.quant == "none":
             raise ConfigError(f"phase {self.name}", "the rate term needs quantisation steps (quant != none)")
 
@@ -84,6 +99,18 @@ class Phase:
         t = min((step - warm) / span, 1.0)
         return self.lr_min_ratio + (1 - self.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
 
+    def factor_sum(self, total_steps: int, steps_per_epoch: int) -> float:
+        """``Σ_t lr_factor(t)`` over the phase: how far, in units of the peak lr, Adam can move."""
+        return math.fsum(self.lr_factor(t, total_steps, steps_per_epoch) for t in range(total_steps))
+
+    def step_lr(self, total_steps: int, steps_per_epoch: int, lr_scale: float = 1.0) -> float:
+        """Peak learning rate of the log-steps: ``lr_step · lr_scale``, raised so that the steps
+        can travel ``step_travel`` over the phase's ``total_steps`` optimiser steps."""
+        lr = self.lr_step * lr_scale
+        if self.quant == "none" or self.step_travel == 0:
+            return lr
+        return max(lr, self.step_travel / max(self.factor_sum(total_steps, steps_per_epoch), 1e-12))
+
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
@@ -98,8 +125,14 @@ class Schedule:
         return sum(p.epochs for p in self.phases)
 
 
+#: Default ``Phase.step_travel`` of stage 2 (ln δ). On the ci content, stage-2 results no longer
+#: depend on the step initialisation from a travel of ≈ 3 on (docs/training.md "Rate").
+STEP_TRAVEL = 3.0
+
+
 def _two_stage(name: str, description: str, epochs: tuple[int, int], warmup: tuple[float, float],
-               lr: float = 2e-3, lr2: float = 2e-4, lr_step: float = 1e-2) -> Schedule:
+               lr: float = 2e-3, lr2: float = 2e-4, lr_step: float = 1e-2,
+               step_travel: float = STEP_TRAVEL) -> Schedule:
     """The paper's shape: float stage 1, then rate + Quant-Noise stage 2."""
     return Schedule(
         name,
@@ -107,7 +140,7 @@ def _two_stage(name: str, description: str, epochs: tuple[int, int], warmup: tup
         (
             Phase("stage1", epochs[0], lr=lr, warmup_epochs=warmup[0]),
             Phase("stage2", epochs[1], lr=lr2, lr_step=lr_step, warmup_epochs=warmup[1],
-                  quant="noise", noise_start=0.5, noise_end=1.0, rate=True),
+                  quant="noise", noise_start=0.5, noise_end=1.0, rate=True, step_travel=step_travel),
         ),
     )
 
@@ -125,7 +158,7 @@ SCHEDULES: dict[str, Schedule] = {
         # ci's learning rates and a tenth of its epochs, so that five real encodes fit in CI; it
         # checks that content of every kind trains and decodes, not the quality ci reaches.
         _two_stage("smoke", "ci's learning rates, a tenth of its epochs (round-trip tests)", (10, 2), (1, 0.5),
-                   lr=1e-2, lr2=1e-3, lr_step=5e-2),
+                   lr=1e-2, lr2=1e-3, lr_step=5e-2, step_travel=0.0),
     )
 }
 
@@ -140,11 +173,13 @@ def get_schedule(name: str) -> Schedule:
 
 def schedule_table(schedule: Schedule) -> str:
     """A Markdown table of the phases (printed when training starts, pasted in the docs)."""
-    head = ("phase", "epochs", "lr", "lr steps", "warm-up ep.", "lr min", "quantiser", "noise p", "rate")
+    head = ("phase", "epochs", "lr", "lr steps", "steps' travel", "warm-up ep.", "lr min", "quantiser", "noise p",
+            "rate")
     rows = [head, tuple("---" for _ in head)]
     for p in schedule.phases:
         rows.append((
             p.name, str(p.epochs), f"{p.lr:g}", f"{p.lr_step:g}" if p.lr_step else "-",
+            f"≥ {p.step_travel:g}" if p.step_travel and p.quant != "none" else "-",
             f"{p.warmup_epochs:g}", f"{p.lr * p.lr_min_ratio:g}", p.quant,
             f"{p.noise_start:g} → {p.noise_end:g}" if p.quant == "noise" else "-",
             "on" if p.rate else "off",

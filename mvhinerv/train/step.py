@@ -48,7 +48,11 @@ def make_step_fn(model: nn.Module, steps: QuantSteps, setup: StepSetup, device: 
     """``fn(views, frames, y0, x0, target, mask, p, patch) -> (loss, D, mse_rgb, mse_depth, bits)``.
 
     ``bits`` is the relaxed rate R (0 when the phase has no rate term); all outputs are 0-dim.
+    λ enters as a captured 0-dim tensor, not a Python float: Inductor bakes float constants into
+    the compiled graph, so every λ of a rate ladder missed the compile cache (≈ 100 s each for
+    S at mini size on an H200); a tensor makes the graphs of all λ identical.
     """
+    lam = torch.tensor(setup.lam, dtype=torch.float32, device=device)
 
     def step_fn(views, frames, y0, x0, target, mask, p, patch):
         params = dict(model.named_parameters())
@@ -58,7 +62,7 @@ def make_step_fn(model: nn.Module, steps: QuantSteps, setup: StepSetup, device: 
         d = distortion(pred, target, mask, setup.weights)
         if setup.rate:
             bits = rate_bits(params, steps)
-            loss = bits / setup.num_pixels + setup.lam * d.total
+            loss = bits / setup.num_pixels + lam * d.total
         else:
             bits = torch.zeros((), device=target.device)
             loss = d.total
@@ -67,11 +71,13 @@ def make_step_fn(model: nn.Module, steps: QuantSteps, setup: StepSetup, device: 
     return step_fn
 
 
-def make_optimizer(model: nn.Module, steps: QuantSteps, phase: Phase, lr_scale: float = 1.0) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, steps: QuantSteps, phase: Phase, lr_scale: float = 1.0,
+                   total_steps: int = 1, steps_per_epoch: int = 1) -> torch.optim.Optimizer:
     """Adam (β 0.9/0.999, no weight decay; fused on CUDA): the network at ``phase.lr`` and, in
-    quantised phases, the log-steps at ``phase.lr_step`` (both × ``lr_scale``). Each group
+    quantised phases, the log-steps at ``phase.step_lr(...)`` (``lr_step``, both × ``lr_scale``,
+    raised for short phases so that the steps can travel ``phase.step_travel``). Each group
     remembers its ``peak`` lr, which the loop scales by the warm-up/cosine factor every step."""
-    lr, lr_step = phase.lr * lr_scale, phase.lr_step * lr_scale
+    lr, lr_step = phase.lr * lr_scale, phase.step_lr(total_steps, steps_per_epoch, lr_scale)
     groups = [{"params": list(model.parameters()), "lr": lr, "peak": lr}]
     if phase.quant != "none":
         groups.append({"params": list(steps.parameters()), "lr": lr_step, "peak": lr_step})
