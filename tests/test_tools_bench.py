@@ -33,3 +33,23 @@ def test_kernel_categories():
     assert kernel_category("void cudnn::conv_depthwise2d_forward") == "conv"
     assert kernel_category("Memcpy HtoD (Pageable -> Device)") == "copy"
     assert kernel_category("_bwd_z_kernel") == "other"
+
+
+def test_bench_rate_trains_a_sequence_and_reports_bits_by_kind(tmp_path):
+    seq = tmp_path / "lin"
+    make = subprocess.run([sys.executable, "-m", "mvhinerv", "content", "make", "linear13", "--scale", "tiny",
+                           "-o", str(seq), "--device", "cpu", "-q"], capture_output=True, text=True, timeout=300)
+    assert make.returncode == 0, make.stderr[-2000:]
+    out = tmp_path / "rate.json"
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "bench_rate.py"), "--sequence", str(seq / "seq.yaml"),
+                           "--preset", "tiny", "--channels", "0", "--schedule", "smoke", "--batch", "5",
+                           "--lam", "10", "--step-travel", "3", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["setup"]["size"] == "128x72" and report["setup"]["views"] == 3
+    # smoke's stage 2 has 2 epochs × 3 steps: the travel floor (forced to 3 here) must raise the lr.
+    assert report["stage2"]["steps"] == 6 and report["stage2"]["lr_step_peak"] > 5e-2
+    assert set(report["kinds"]) == {"bias", "grid", "weight"}
+    assert report["stage2"]["bits"] < report["stage2"]["bits_at_init"]
+    assert report["file"]["file_bytes"] > 0 and "stage1" in report["timings"]
