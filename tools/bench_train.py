@@ -85,7 +85,7 @@ def make_runner(preset: str, size: str, args: argparse.Namespace, device: torch.
     fn = make_step_fn(model, steps, setup, device)
     if compiled:
         fn = torch.compile(fn, mode=args.compile_mode)
-    optimizer = make_optimizer(model, steps, phase)
+    optimizer = make_optimizer(model, steps, phase, 1.0, sampler.steps_per_epoch, sampler.steps_per_epoch)
     clip = list(model.parameters())
     p = torch.full((), 0.5, device=device)
     order = sampler.permutation(0, 0)

@@ -71,11 +71,12 @@ def make_step_fn(model: nn.Module, steps: QuantSteps, setup: StepSetup, device: 
     return step_fn
 
 
-def make_optimizer(model: nn.Module, steps: QuantSteps, phase: Phase, lr_scale: float = 1.0,
-                   total_steps: int = 1, steps_per_epoch: int = 1) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, steps: QuantSteps, phase: Phase, lr_scale: float, total_steps: int,
+                   steps_per_epoch: int) -> torch.optim.Optimizer:
     """Adam (β 0.9/0.999, no weight decay; fused on CUDA): the network at ``phase.lr`` and, in
     quantised phases, the log-steps at ``phase.step_lr(...)`` (``lr_step``, both × ``lr_scale``,
-    raised for short phases so that the steps can travel ``phase.step_travel``). Each group
+    raised for short phases so that the steps can travel ``phase.step_travel`` over the phase's
+    ``total_steps``). Each group
     remembers its ``peak`` lr, which the loop scales by the warm-up/cosine factor every step."""
     lr, lr_step = phase.lr * lr_scale, phase.step_lr(total_steps, steps_per_epoch, lr_scale)
     groups = [{"params": list(model.parameters()), "lr": lr, "peak": lr}]
