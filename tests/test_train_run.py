@@ -169,6 +169,20 @@ def test_interrupt_saves_and_resume_reaches_the_same_step_count(tmp_path, short_
     assert all(a.same_as(b) for a, b in zip(again.tensors, result.tensors, strict=True))
 
 
+def test_a_short_stage2_announces_the_raised_step_learning_rate(tmp_path, monkeypatch, capsys):
+    schedule = Schedule("travel-test", "tests", (
+        Phase("stage1", 2, lr=1e-2),
+        Phase("stage2", 2, lr=1e-3, lr_step=5e-2, quant="noise", rate=True, step_travel=3.0),
+    ))
+    monkeypatch.setitem(SCHEDULES, schedule.name, schedule)
+    result = train_model(SmoothVideo(), tiny_arch(), config(schedule=schedule.name), device="cpu",
+                         work_dir=tmp_path, progress=True)
+    peak = result.metrics["stage2"]["lr_step_peak"]
+    assert peak == pytest.approx(3.0 / schedule.phases[1].factor_sum(6, 3)) and peak > 5e-2
+    err = capsys.readouterr().err
+    assert "stage2: 6 steps, too few for lr 0.05" in err and f"their peak lr is {peak:.4g}" in err
+
+
 def test_resume_refuses_other_settings(tmp_path, short_schedule):
     video = SmoothVideo()
 

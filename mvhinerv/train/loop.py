@@ -128,7 +128,11 @@ class _Trainer:
         total = phase.epochs * per_epoch
         self.optimizer = make_optimizer(self.model, self.steps, phase, cfg.lr_scale, total, per_epoch)
         if phase.quant != "none":
-            metrics["lr_step_peak"] = self.optimizer.param_groups[1]["peak"]
+            peak = metrics["lr_step_peak"] = self.optimizer.param_groups[1]["peak"]
+            if peak > phase.lr_step * cfg.lr_scale:
+                announce(f"{phase.name}: {total} steps, too few for lr {phase.lr_step * cfg.lr_scale:g} to move the "
+                         f"quantisation steps by {phase.step_travel:g} in ln δ: their peak lr is {peak:.4g}",
+                         self.progress)
         if self.pending_optimizer_state is not None:
             self.optimizer.load_state_dict(self.pending_optimizer_state)
             self.pending_optimizer_state = None
