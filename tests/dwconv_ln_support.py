@@ -16,8 +16,9 @@ from mvhinerv.arch import arch_from_preset  # noqa: E402
 from mvhinerv.model import MVHiNeRV  # noqa: E402
 from mvhinerv.model import dwconv_ln as op  # noqa: E402
 
-#: (B, H, W, C): C below, at and above powers of two and odd; W below and above one tile.
-CPU_SHAPES = [(2, 5, 7, 3), (1, 6, 33, 35), (2, 4, 9, 70), (1, 3, 150, 5)]
+#: (B, H, W, C): C below, at and above powers of two and odd (main + tail channel groups), a
+#: power of two (no tail); W below and above one tile.
+CPU_SHAPES = [(2, 5, 7, 3), (1, 6, 33, 35), (2, 4, 9, 70), (1, 3, 150, 5), (1, 4, 6, 8)]
 GPU_SHAPES = CPU_SHAPES + [(2, 64, 250, 70), (1, 45, 80, 280), (3, 17, 1000, 35)]
 
 
@@ -76,6 +77,9 @@ def main() -> int:
     report = {"ops": {str(s): op_errors(s, "cpu") for s in CPU_SHAPES},
               "bf16": op_errors((2, 6, 20, 35), "cpu", torch.bfloat16),
               "model": model_errors("cpu")}
+    op._SPLIT_CHANNELS = False  # the padded layout (one power-of-two group), kept for comparison
+    report["ops"]["unsplit (2, 4, 9, 70)"] = op_errors((2, 4, 9, 70), "cpu")
+    op._SPLIT_CHANNELS = True
     # Fake (meta) kernels, schema and autograd registration agree with the real op, also for a
     # non-contiguous input (torch.compile relies on the fake kernels' shapes and strides).
     x = torch.randn(1, 6, 20, 5)[:, 1:5, 2:17].requires_grad_()

@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=1, help="frames per call")
     ap.add_argument("--tiles", default="1024", help="comma list of values per tile (BLOCK_W × CP)")
     ap.add_argument("--warps", default="4", help="comma list of warps per program")
+    ap.add_argument("--split", default="1", help="comma list: 1 = channels as a power-of-two main group + "
+                    "tail (70 → 64 + 8 lanes), 0 = padded to one power of two (70 → 128)")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -98,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     shapes = block_shapes(args.preset, width, height)
     compiled = torch.compile(_inductor)
     cases = [("inductor", {}, compiled)]
-    for tiles, warps in itertools.product(args.tiles.split(","), args.warps.split(",")):
-        knobs = {"_TILE_VALUES": int(tiles), "_WARPS": int(warps)}
-        cases.append((f"fused tiles {tiles} warps {warps}", knobs, _fused))
+    for tiles, warps, split in itertools.product(args.tiles.split(","), args.warps.split(","),
+                                                 args.split.split(",")):
+        knobs = {"_TILE_VALUES": int(tiles), "_WARPS": int(warps), "_SPLIT_CHANNELS": split == "1"}
+        cases.append((f"fused tiles {tiles} warps {warps} split {split}", knobs, _fused))
     results = []
     for name, knobs, impl in cases:
         for key, value in knobs.items():

@@ -55,6 +55,9 @@ _TILE_VALUES = 1024
 _WARPS = 4
 #: The ∂z and ∂w kernels loop over column blocks; they launch about this many programs at least.
 _MIN_PROGRAMS = 2048
+#: Split a tile's channels into a power-of-two main group and a small tail (70 → 64 + 8 lanes)
+#: rather than padding them to one power of two (70 → 128 lanes).
+_SPLIT_CHANNELS = True
 
 
 def fused_available(device: torch.device | str) -> bool:
@@ -74,10 +77,25 @@ def dwconv_ln_reference(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     return F.layer_norm(z, (z.shape[-1],), eps=eps)
 
 
-def _tiling(c: int) -> tuple[int, int]:
-    """(CP, BLOCK_W): channels padded to a power of two, pixels per tile."""
-    cp = 1 << (c - 1).bit_length()
-    return cp, max(1, min(128, _TILE_VALUES // cp))
+def _groups(c: int) -> tuple[int, int]:
+    """(CM, CT): the main and tail channel groups of a tile (dwconv_ln_kernels' docstring).
+
+    Split: CM = the largest power of two ≤ c, CT = the rest padded to a power of two (0 if none),
+    e.g. 70 → (64, 8), 35 → (32, 4), 64 → (64, 0). Not split (``_SPLIT_CHANNELS`` off): c padded
+    to one power of two, e.g. 70 → (128, 0)."""
+    if not _SPLIT_CHANNELS:
+        return _pow2(c), 0
+    cm = 1 << (c.bit_length() - 1)
+    return cm, (_pow2(c - cm) if c > cm else 0)
+
+
+def _pow2(c: int) -> int:
+    return 1 << (c - 1).bit_length()
+
+
+def _block_w(cp: int) -> int:
+    """Pixels per tile for a group of cp lanes (about _TILE_VALUES values, at most 128 pixels)."""
+    return max(1, min(128, _TILE_VALUES // cp))
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -98,9 +116,10 @@ def _dwconv_ln_op(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype)
     x, weight = x.contiguous(), weight.contiguous()
     b, h, w, c = x.shape
     y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
-    cp, block_w = _tiling(c)
-    k.fwd_kernel[(b * h, _cdiv(w, block_w))](x, weight, y, h, w, c, eps, BLOCK_W=block_w, CP=cp,
-                                                       num_warps=_WARPS)
+    cm, ct = _groups(c)
+    block_w = _block_w(cm)
+    k.fwd_kernel[(b * h, _cdiv(w, block_w))](x, weight, y, h, w, c, eps, BLOCK_W=block_w, CM=cm, CT=ct,
+                                             num_warps=_WARPS)
     return y
 
 
@@ -115,19 +134,25 @@ def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, eps: float) 
 
     x, weight, grad = x.contiguous(), weight.contiguous(), grad.contiguous()
     b, h, w, c = x.shape
-    cp, block_w = _tiling(c)
+    cm, ct = _groups(c)
+    block_w = _block_w(cm)
     blocks = _cdiv(w, block_w)
     splits = max(1, min(blocks, _cdiv(_MIN_PROGRAMS, b * h)))
     dz = torch.empty(x.shape, dtype=grad.dtype, device=x.device)
     partial = torch.empty((b * h * splits, 9, c), dtype=torch.float32, device=x.device)
     iters = _cdiv(blocks, splits)
     k.bwd_z_kernel[(b * h, splits)](x, weight, grad, dz, h, w, c, eps, splits, iters,
-                                   BLOCK_W=block_w, CP=cp, num_warps=_WARPS)
-    k.bwd_w_kernel[(b * h, splits)](x, dz, partial, h, w, c, splits, iters, BLOCK_W=block_w, CP=cp,
-                                   num_warps=_WARPS)
+                                   BLOCK_W=block_w, CM=cm, CT=ct, num_warps=_WARPS)
     dx = torch.empty_like(x)
-    k.bwd_x_kernel[(b * h, _cdiv(w, block_w))](dz, weight, dx, h, w, c, BLOCK_W=block_w, CP=cp,
-                                                       num_warps=_WARPS)
+    for c0, cp in ((0, cm), (cm, ct)) if ct else ((0, cm),):
+        # ∂w and ∂x do not reduce over channels: one launch per group, each with its own tile
+        # width. Program (row, split) of either group adds into partial[row · splits + split];
+        # which columns it covers does not matter to the sum, so the order stays fixed.
+        bw = _block_w(cp)
+        k.bwd_w_kernel[(b * h, splits)](x, dz, partial, h, w, c, splits, _cdiv(_cdiv(w, bw), splits),
+                                       BLOCK_W=bw, C0=c0, CP=cp, num_warps=_WARPS)
+        k.bwd_x_kernel[(b * h, _cdiv(w, bw))](dz, weight, dx, h, w, c, BLOCK_W=bw, C0=c0, CP=cp,
+                                             num_warps=_WARPS)
     dw = partial.sum(0).t().contiguous().view(c, 1, 3, 3).to(weight.dtype)
     return dx, dw
 

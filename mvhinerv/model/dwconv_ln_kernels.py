@@ -2,9 +2,18 @@
 
 A module of its own so that importing the model does not import Triton (a quarter of a second on
 a CPU, where these kernels never run): :mod:`mvhinerv.model.dwconv_ln` imports it on the first
-call. Triton reads ``TRITON_INTERPRET`` when this module is imported. Layout: every tensor is
-channels last and contiguous, [B, H, W, C]; a program handles one row (b·H + h) and a tile of
-BLOCK_W pixels × CP channels (C padded to a power of two and masked).
+call. Triton reads ``TRITON_INTERPRET`` when this module is imported.
+
+Layout: every tensor is channels last and contiguous, [B, H, W, C]; a program handles one row
+(b·H + h) and a tile of BLOCK_W pixels. Triton tiles have power-of-two sides, and HiNeRV's widths
+are not powers of two (35, 70, 140, 280: 35·2^k). Padding C to the next power of two (64, 128,
+…) leaves 45 % of every tile's lanes masked, and these kernels are bound by instructions per
+value, not by DRAM. So the channels of a tile are two groups: a *main* group of CM channels (the
+largest power of two ≤ C, all real, e.g. 64 of 70) and a *tail* group of CT lanes for the rest
+(C − CM real channels padded to a power of two, e.g. 6 → 8): 72 lanes for 70 channels instead
+of 128. CT = 0 means no tail (C a power of two, or the padded layout for comparison). The
+LayerNorm statistics add the two groups' sums; the kernels without a reduction over channels
+(∂w, ∂x) are simply launched once per group.
 """
 
 from __future__ import annotations
@@ -27,17 +36,22 @@ def _weight(w_ptr, offs_c, cmask, tap):
 
 
 @triton.jit
-def _column_masks(offs_w, W, cmask):
-    """Masks of the tile's left, centre and right neighbours (in the row, real channels)."""
+def _group(offs_w, W, C, C0: tl.constexpr, CP: tl.constexpr):
+    """One channel group of a tile: channels C0 … C0 + CP − 1 (those < C are real) of the pixels
+    offs_w. Returns (offsets in the row [BLOCK_W, CP], channel offsets, channel mask, and the
+    masks of the left, centre and right neighbours: inside the row and a real channel)."""
+    offs_c = C0 + tl.arange(0, CP)
+    cmask = offs_c < C
+    off = offs_w[:, None] * C + offs_c[None, :]
     left = ((offs_w >= 1) & (offs_w <= W))[:, None] & cmask[None, :]
     centre = (offs_w < W)[:, None] & cmask[None, :]
     right = (offs_w + 1 < W)[:, None] & cmask[None, :]
-    return left, centre, right
+    return off, offs_c, cmask, left, centre, right
 
 
 @triton.jit
 def _conv9(base, off, WC, C, ml, mc, mr, up, down, w_ptr, offs_c, cmask):
-    """z = Σ_t w_t · x(p + o_t) for one tile, float32 [BLOCK_W, CP] (zero-padded borders)."""
+    """z = Σ_t w_t · x(p + o_t) for one channel group of a tile, float32 (zero-padded borders)."""
     z = _tap(base, off, -WC - C, ml & up) * _weight(w_ptr, offs_c, cmask, 0)
     z += _tap(base, off, -WC, mc & up) * _weight(w_ptr, offs_c, cmask, 1)
     z += _tap(base, off, -WC + C, mr & up) * _weight(w_ptr, offs_c, cmask, 2)
@@ -51,64 +65,87 @@ def _conv9(base, off, WC, C, ml, mc, mr, up, down, w_ptr, offs_c, cmask):
 
 
 @triton.jit
-def _normalise(z, cmask, C, eps):
-    """(y, rstd) of LayerNorm over the last axis of z [BLOCK_W, CP] (C real channels)."""
-    mean = tl.sum(z, axis=1) / C
-    d = tl.where(cmask[None, :], z - mean[:, None], 0.0)
-    var = tl.sum(d * d, axis=1) / C
-    rstd = 1.0 / tl.sqrt(var + eps)
-    return d * rstd[:, None], rstd
-
-
-@triton.jit
-def fwd_kernel(x_ptr, w_ptr, y_ptr, H, W, C, eps, BLOCK_W: tl.constexpr, CP: tl.constexpr):
-    h, up, down, start, offs_c, cmask = _row_setup(H, W, C, CP)
-    offs_w = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
-    off = offs_w[:, None] * C + offs_c[None, :]
-    ml, mc, mr = _column_masks(offs_w, W, cmask)
-    z = _conv9(x_ptr + start, off, W * C, C, ml, mc, mr, up, down, w_ptr, offs_c, cmask)
-    y, _ = _normalise(z, cmask, C, eps)
-    tl.store(y_ptr + start + off, y.to(y_ptr.dtype.element_ty), mask=mc)
-
-
-@triton.jit
-def _row_setup(H, W, C, CP: tl.constexpr):
-    """Per-program row quantities: (h, has a row above, has a row below, the row's first
-    element as int64, channel offsets, real-channel mask)."""
+def _row_setup(H, W, C):
+    """Per-program row quantities: (has a row above, has a row below, the row's first element
+    as int64)."""
     row = tl.program_id(0)  # b·H + h
     h = row % H
-    offs_c = tl.arange(0, CP)
-    return h, h > 0, h < H - 1, row.to(tl.int64) * W * C, offs_c, offs_c < C
+    return h > 0, h < H - 1, row.to(tl.int64) * W * C
+
+
+@triton.jit
+def _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, H, W, C, eps, CM: tl.constexpr, CT: tl.constexpr):
+    """z and LayerNorm over both channel groups of one tile: returns (main group's offsets,
+    centre mask, y; the same for the tail (y = 0 when CT = 0); rstd per pixel)."""
+    WC = W * C
+    om, cm, km, lm, mm, rm = _group(offs_w, W, C, 0, CM)
+    zm = _conv9(x_ptr + start, om, WC, C, lm, mm, rm, up, down, w_ptr, cm, km)
+    total = tl.sum(zm, axis=1)
+    ot = om
+    mt = mm
+    if CT > 0:
+        ot, ct, kt, lt, mt, rt = _group(offs_w, W, C, CM, CT)
+        zt = _conv9(x_ptr + start, ot, WC, C, lt, mt, rt, up, down, w_ptr, ct, kt)
+        total += tl.sum(zt, axis=1)
+    mean = total / C
+    dm = tl.where(km[None, :], zm - mean[:, None], 0.0)
+    square = tl.sum(dm * dm, axis=1)
+    if CT > 0:
+        dt = tl.where(kt[None, :], zt - mean[:, None], 0.0)
+        square += tl.sum(dt * dt, axis=1)
+    rstd = 1.0 / tl.sqrt(square / C + eps)
+    ym = dm * rstd[:, None]
+    yt = ym
+    if CT > 0:
+        yt = dt * rstd[:, None]
+    return om, mm, ym, ot, mt, yt, rstd
+
+
+@triton.jit
+def fwd_kernel(x_ptr, w_ptr, y_ptr, H, W, C, eps, BLOCK_W: tl.constexpr, CM: tl.constexpr,
+               CT: tl.constexpr):
+    up, down, start = _row_setup(H, W, C)
+    offs_w = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
+    om, mm, ym, ot, mt, yt, _ = _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, H, W, C, eps, CM, CT)
+    tl.store(y_ptr + start + om, ym.to(y_ptr.dtype.element_ty), mask=mm)
+    if CT > 0:
+        tl.store(y_ptr + start + ot, yt.to(y_ptr.dtype.element_ty), mask=mt)
 
 
 @triton.jit
 def bwd_z_kernel(x_ptr, w_ptr, g_ptr, dz_ptr, H, W, C, eps, SPLITS, ITERS: tl.constexpr,
-                  BLOCK_W: tl.constexpr, CP: tl.constexpr):
+                 BLOCK_W: tl.constexpr, CM: tl.constexpr, CT: tl.constexpr):
     """∂z for the column blocks split, split + SPLITS, … of one row (ITERS of them; the last
-    ones may lie past the row's end)."""
-    h, up, down, start, offs_c, cmask = _row_setup(H, W, C, CP)
+    ones may lie past the row's end): ∂z = rstd·(∂y − mean(∂y) − y·mean(∂y ⊙ y))."""
+    up, down, start = _row_setup(H, W, C)
     split = tl.program_id(1)
     for it in range(0, ITERS):
         offs_w = (split + it * SPLITS) * BLOCK_W + tl.arange(0, BLOCK_W)
-        off = offs_w[:, None] * C + offs_c[None, :]
-        ml, mc, mr = _column_masks(offs_w, W, cmask)
-        z = _conv9(x_ptr + start, off, W * C, C, ml, mc, mr, up, down, w_ptr, offs_c, cmask)
-        y, rstd = _normalise(z, cmask, C, eps)
-        g = tl.load(g_ptr + start + off, mask=mc, other=0.0).to(tl.float32)
-        mg = tl.sum(g, axis=1) / C
-        mgy = tl.sum(g * y, axis=1) / C
-        dz = tl.where(mc, rstd[:, None] * (g - mg[:, None] - y * mgy[:, None]), 0.0)
-        tl.store(dz_ptr + start + off, dz.to(dz_ptr.dtype.element_ty), mask=mc)
+        om, mm, ym, ot, mt, yt, rstd = _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, H, W, C, eps, CM, CT)
+        gm = tl.load(g_ptr + start + om, mask=mm, other=0.0).to(tl.float32)
+        sg = tl.sum(gm, axis=1)
+        sgy = tl.sum(gm * ym, axis=1)
+        if CT > 0:
+            gt = tl.load(g_ptr + start + ot, mask=mt, other=0.0).to(tl.float32)
+            sg += tl.sum(gt, axis=1)
+            sgy += tl.sum(gt * yt, axis=1)
+        mg = (sg / C)[:, None]
+        mgy = (sgy / C)[:, None]
+        dzm = rstd[:, None] * (gm - mg - ym * mgy)
+        tl.store(dz_ptr + start + om, dzm.to(dz_ptr.dtype.element_ty), mask=mm)
+        if CT > 0:
+            dzt = rstd[:, None] * (gt - mg - yt * mgy)
+            tl.store(dz_ptr + start + ot, dzt.to(dz_ptr.dtype.element_ty), mask=mt)
 
 
 @triton.jit
 def bwd_w_kernel(x_ptr, dz_ptr, dw_ptr, H, W, C, SPLITS, ITERS: tl.constexpr, BLOCK_W: tl.constexpr,
-                  CP: tl.constexpr):
-    """∂w over the same column blocks as :func:`bwd_z_kernel`: a_t += x(p + o_t) · ∂z(p)
-    element-wise per tap, reduced over the tile rows once at the end; this program's share
-    goes to dw_ptr[program, t, c] (float32 [programs, 9, C]). (Computing ∂w inside the ∂z
-    kernel was measured slower: the nine accumulators crowd the registers.)"""
-    h, up, down, start, offs_c, cmask = _row_setup(H, W, C, CP)
+                 C0: tl.constexpr, CP: tl.constexpr):
+    """∂w of channels C0 … C0 + CP − 1 over the same column blocks as :func:`bwd_z_kernel`:
+    a_t += x(p + o_t) · ∂z(p) element-wise per tap, reduced over the tile rows once at the end;
+    this program's share goes to dw_ptr[program, t, c] (float32 [programs, 9, C]). (Computing ∂w
+    inside the ∂z kernel was measured slower: the nine accumulators crowd the registers.)"""
+    up, down, start = _row_setup(H, W, C)
     split = tl.program_id(1)
     xb = x_ptr + start
     WC = W * C
@@ -123,8 +160,7 @@ def bwd_w_kernel(x_ptr, dz_ptr, dw_ptr, H, W, C, SPLITS, ITERS: tl.constexpr, BL
     a8 = tl.zeros((BLOCK_W, CP), dtype=tl.float32)
     for it in range(0, ITERS):
         offs_w = (split + it * SPLITS) * BLOCK_W + tl.arange(0, BLOCK_W)
-        off = offs_w[:, None] * C + offs_c[None, :]
-        ml, mc, mr = _column_masks(offs_w, W, cmask)
+        off, offs_c, cmask, ml, mc, mr = _group(offs_w, W, C, C0, CP)
         dz = tl.load(dz_ptr + start + off, mask=mc, other=0.0).to(tl.float32)
         a0 += _tap(xb, off, -WC - C, ml & up) * dz
         a1 += _tap(xb, off, -WC, mc & up) * dz
@@ -135,6 +171,8 @@ def bwd_w_kernel(x_ptr, dz_ptr, dw_ptr, H, W, C, SPLITS, ITERS: tl.constexpr, BL
         a6 += _tap(xb, off, WC - C, ml & down) * dz
         a7 += _tap(xb, off, WC, mc & down) * dz
         a8 += _tap(xb, off, WC + C, mr & down) * dz
+    offs_c = C0 + tl.arange(0, CP)
+    cmask = offs_c < C
     out = dw_ptr + (tl.program_id(0) * SPLITS + split).to(tl.int64) * 9 * C + offs_c
     tl.store(out, tl.sum(a0, axis=0), mask=cmask)
     tl.store(out + C, tl.sum(a1, axis=0), mask=cmask)
@@ -148,13 +186,12 @@ def bwd_w_kernel(x_ptr, dz_ptr, dw_ptr, H, W, C, SPLITS, ITERS: tl.constexpr, BL
 
 
 @triton.jit
-def bwd_x_kernel(dz_ptr, w_ptr, dx_ptr, H, W, C, BLOCK_W: tl.constexpr, CP: tl.constexpr):
-    """∂x(q) = Σ_t w_t · ∂z(q − o_t): the transposed stencil (tap t reads the mirrored
-    neighbour)."""
-    h, up, down, start, offs_c, cmask = _row_setup(H, W, C, CP)
+def bwd_x_kernel(dz_ptr, w_ptr, dx_ptr, H, W, C, BLOCK_W: tl.constexpr, C0: tl.constexpr, CP: tl.constexpr):
+    """∂x(q) = Σ_t w_t · ∂z(q − o_t) for channels C0 … C0 + CP − 1: the transposed stencil (tap t
+    reads the mirrored neighbour)."""
+    up, down, start = _row_setup(H, W, C)
     offs_w = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
-    off = offs_w[:, None] * C + offs_c[None, :]
-    ml, mc, mr = _column_masks(offs_w, W, cmask)
+    off, offs_c, cmask, ml, mc, mr = _group(offs_w, W, C, C0, CP)
     b = dz_ptr + start
     WC = W * C
     acc = _tap(b, off, WC + C, mr & down) * _weight(w_ptr, offs_c, cmask, 0)
