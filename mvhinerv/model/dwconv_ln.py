@@ -109,69 +109,66 @@ def _check(x: Tensor, weight: Tensor) -> None:
 
 
 @torch.library.custom_op("mvhinerv::dwconv_ln", mutates_args=())
-def _dwconv_ln_op(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype) -> Tensor:
+def _dwconv_ln_op(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """(y [B, H, W, C] in out_dtype, rstd [B, H, W] float32)."""
     from mvhinerv.model import dwconv_ln_kernels as k
 
     _check(x, weight)
     x, weight = x.contiguous(), weight.contiguous()
     b, h, w, c = x.shape
     y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
+    rstd = torch.empty(x.shape[:3], dtype=torch.float32, device=x.device)
     cm, ct = _groups(c)
     block_w = _block_w(cm)
-    k.fwd_kernel[(b * h, _cdiv(w, block_w))](x, weight, y, h, w, c, eps, BLOCK_W=block_w, CM=cm, CT=ct,
+    k.fwd_kernel[(b * h, _cdiv(w, block_w))](x, weight, y, rstd, h, w, c, eps, BLOCK_W=block_w, CM=cm, CT=ct,
                                              num_warps=_WARPS)
-    return y
+    return y, rstd
 
 
 @_dwconv_ln_op.register_fake
-def _(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype) -> Tensor:
-    return x.new_empty(x.shape, dtype=out_dtype)
+def _(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    return x.new_empty(x.shape, dtype=out_dtype), x.new_empty(x.shape[:3], dtype=torch.float32)
 
 
 @torch.library.custom_op("mvhinerv::dwconv_ln_backward", mutates_args=())
-def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, rstd: Tensor) -> tuple[Tensor, Tensor]:
     from mvhinerv.model import dwconv_ln_kernels as k
 
-    x, weight, grad = x.contiguous(), weight.contiguous(), grad.contiguous()
+    x, weight, grad, y, rstd = (t.contiguous() for t in (x, weight, grad, y, rstd))
     b, h, w, c = x.shape
     cm, ct = _groups(c)
     block_w = _block_w(cm)
-    blocks = _cdiv(w, block_w)
-    splits = max(1, min(blocks, _cdiv(_MIN_PROGRAMS, b * h)))
     dz = torch.empty(x.shape, dtype=grad.dtype, device=x.device)
+    k.bwd_z_kernel[(b * h, _cdiv(w, block_w))](y, grad, rstd, dz, h, w, c, BLOCK_W=block_w, CM=cm, CT=ct,
+                                               num_warps=_WARPS)
+    splits = max(1, min(_cdiv(w, block_w), _cdiv(_MIN_PROGRAMS, b * h)))
     partial = torch.empty((b * h * splits, 9, c), dtype=torch.float32, device=x.device)
-    iters = _cdiv(blocks, splits)
-    k.bwd_z_kernel[(b * h, splits)](x, weight, grad, dz, h, w, c, eps, splits, iters,
-                                   BLOCK_W=block_w, CM=cm, CT=ct, num_warps=_WARPS)
     dx = torch.empty_like(x)
     for c0, cp in ((0, cm), (cm, ct)) if ct else ((0, cm),):
         # ∂w and ∂x do not reduce over channels: one launch per group, each with its own tile
-        # width. Program (row, split) of either group adds into partial[row · splits + split];
-        # which columns it covers does not matter to the sum, so the order stays fixed.
+        # width. Program (row, split) of either group adds into partial[row · splits + split].
         bw = _block_w(cp)
-        k.bwd_w_kernel[(b * h, splits)](x, dz, partial, h, w, c, splits, _cdiv(_cdiv(w, bw), splits),
-                                       BLOCK_W=bw, C0=c0, CP=cp, num_warps=_WARPS)
-        k.bwd_x_kernel[(b * h, _cdiv(w, bw))](dz, weight, dx, h, w, c, BLOCK_W=bw, C0=c0, CP=cp,
-                                             num_warps=_WARPS)
+        k.bwd_wx_kernel[(b * h, splits)](x, dz, weight, dx, partial, h, w, c, splits, _cdiv(_cdiv(w, bw), splits),
+                                        BLOCK_W=bw, C0=c0, CP=cp, num_warps=_WARPS)
     dw = partial.sum(0).t().contiguous().view(c, 1, 3, 3).to(weight.dtype)
     return dx, dw
 
 
 @_dwconv_ln_backward_op.register_fake
-def _(grad: Tensor, x: Tensor, weight: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+def _(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, rstd: Tensor) -> tuple[Tensor, Tensor]:
     # Contiguous, like the real outputs, whatever the strides of the inputs.
     return x.new_empty(x.shape), weight.new_empty(weight.shape)
 
 
 def _setup_context(ctx, inputs, output) -> None:
-    x, weight, eps, _ = inputs
-    ctx.save_for_backward(x, weight)
-    ctx.eps = eps
+    x, weight, _, _ = inputs
+    ctx.save_for_backward(x, weight, *output)
+    ctx.mark_non_differentiable(output[1])
 
 
-def _backward(ctx, grad: Tensor):
-    x, weight = ctx.saved_tensors
-    dx, dw = _dwconv_ln_backward_op(grad, x, weight, ctx.eps)
+def _backward(ctx, grad: Tensor, _grad_rstd: Tensor | None):
+    x, weight, y, rstd = ctx.saved_tensors
+    dx, dw = _dwconv_ln_backward_op(grad, x, weight, y, rstd)
     return dx, dw, None, None
 
 
@@ -187,7 +184,7 @@ def dwconv_ln(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     """
     kind = x.device.type
     out_dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else x.dtype
-    return _dwconv_ln_op(x, weight, eps, out_dtype)
+    return _dwconv_ln_op(x, weight, eps, out_dtype)[0]
 
 
 __all__ = ["dwconv_ln", "dwconv_ln_reference", "fused_available"]

@@ -102,52 +102,72 @@ def _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, H, W, C, eps, CM: tl.cons
 
 
 @triton.jit
-def fwd_kernel(x_ptr, w_ptr, y_ptr, H, W, C, eps, BLOCK_W: tl.constexpr, CM: tl.constexpr,
+def fwd_kernel(x_ptr, w_ptr, y_ptr, rstd_ptr, H, W, C, eps, BLOCK_W: tl.constexpr, CM: tl.constexpr,
                CT: tl.constexpr):
+    """y = LayerNorm(dwconv(x)) of one row tile, and rstd per pixel (float32 [B·H·W], for the
+    backward)."""
     up, down, start = _row_setup(H, W, C)
     offs_w = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
-    om, mm, ym, ot, mt, yt, _ = _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, H, W, C, eps, CM, CT)
+    om, mm, ym, ot, mt, yt, rstd = _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, H, W, C, eps, CM, CT)
     tl.store(y_ptr + start + om, ym.to(y_ptr.dtype.element_ty), mask=mm)
     if CT > 0:
         tl.store(y_ptr + start + ot, yt.to(y_ptr.dtype.element_ty), mask=mt)
+    tl.store(rstd_ptr + tl.program_id(0).to(tl.int64) * W + offs_w, rstd, mask=offs_w < W)
 
 
 @triton.jit
-def bwd_z_kernel(x_ptr, w_ptr, g_ptr, dz_ptr, H, W, C, eps, SPLITS, ITERS: tl.constexpr,
-                 BLOCK_W: tl.constexpr, CM: tl.constexpr, CT: tl.constexpr):
-    """∂z for the column blocks split, split + SPLITS, … of one row (ITERS of them; the last
-    ones may lie past the row's end): ∂z = rstd·(∂y − mean(∂y) − y·mean(∂y ⊙ y))."""
-    up, down, start = _row_setup(H, W, C)
-    split = tl.program_id(1)
-    for it in range(0, ITERS):
-        offs_w = (split + it * SPLITS) * BLOCK_W + tl.arange(0, BLOCK_W)
-        om, mm, ym, ot, mt, yt, rstd = _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, H, W, C, eps, CM, CT)
-        gm = tl.load(g_ptr + start + om, mask=mm, other=0.0).to(tl.float32)
-        sg = tl.sum(gm, axis=1)
-        sgy = tl.sum(gm * ym, axis=1)
-        if CT > 0:
-            gt = tl.load(g_ptr + start + ot, mask=mt, other=0.0).to(tl.float32)
-            sg += tl.sum(gt, axis=1)
-            sgy += tl.sum(gt * yt, axis=1)
-        mg = (sg / C)[:, None]
-        mgy = (sgy / C)[:, None]
-        dzm = rstd[:, None] * (gm - mg - ym * mgy)
-        tl.store(dz_ptr + start + om, dzm.to(dz_ptr.dtype.element_ty), mask=mm)
-        if CT > 0:
-            dzt = rstd[:, None] * (gt - mg - yt * mgy)
-            tl.store(dz_ptr + start + ot, dzt.to(dz_ptr.dtype.element_ty), mask=mt)
+def bwd_z_kernel(y_ptr, g_ptr, rstd_ptr, dz_ptr, H, W, C, BLOCK_W: tl.constexpr, CM: tl.constexpr,
+                 CT: tl.constexpr):
+    """∂z = rstd·(∂y − mean(∂y) − y·mean(∂y ⊙ y)) of one row tile, from the forward's output y
+    and rstd: no stencil, two reads and a write per value."""
+    _, _, start = _row_setup(H, W, C)
+    offs_w = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
+    om, _, _, _, mm, _ = _group(offs_w, W, C, 0, CM)
+    ym = tl.load(y_ptr + start + om, mask=mm, other=0.0).to(tl.float32)
+    gm = tl.load(g_ptr + start + om, mask=mm, other=0.0).to(tl.float32)
+    sg = tl.sum(gm, axis=1)
+    sgy = tl.sum(gm * ym, axis=1)
+    if CT > 0:
+        ot, _, _, _, mt, _ = _group(offs_w, W, C, CM, CT)
+        yt = tl.load(y_ptr + start + ot, mask=mt, other=0.0).to(tl.float32)
+        gt = tl.load(g_ptr + start + ot, mask=mt, other=0.0).to(tl.float32)
+        sg += tl.sum(gt, axis=1)
+        sgy += tl.sum(gt * yt, axis=1)
+    rstd = tl.load(rstd_ptr + tl.program_id(0).to(tl.int64) * W + offs_w, mask=offs_w < W, other=0.0)
+    mg = (sg / C)[:, None]
+    mgy = (sgy / C)[:, None]
+    r = rstd[:, None]
+    tl.store(dz_ptr + start + om, (r * (gm - mg - ym * mgy)).to(dz_ptr.dtype.element_ty), mask=mm)
+    if CT > 0:
+        tl.store(dz_ptr + start + ot, (r * (gt - mg - yt * mgy)).to(dz_ptr.dtype.element_ty), mask=mt)
 
 
 @triton.jit
-def bwd_w_kernel(x_ptr, dz_ptr, dw_ptr, H, W, C, SPLITS, ITERS: tl.constexpr, BLOCK_W: tl.constexpr,
-                 C0: tl.constexpr, CP: tl.constexpr):
-    """∂w of channels C0 … C0 + CP − 1 over the same column blocks as :func:`bwd_z_kernel`:
-    a_t += x(p + o_t) · ∂z(p) element-wise per tap, reduced over the tile rows once at the end;
-    this program's share goes to dw_ptr[program, t, c] (float32 [programs, 9, C]). (Computing ∂w
-    inside the ∂z kernel was measured slower: the nine accumulators crowd the registers.)"""
+def bwd_wx_kernel(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, H, W, C, SPLITS, ITERS: tl.constexpr,
+                  BLOCK_W: tl.constexpr, C0: tl.constexpr, CP: tl.constexpr):
+    """∂x and ∂w of channels C0 … C0 + CP − 1 for the column blocks split, split + SPLITS, … of
+    one row (ITERS of them; the last ones may lie past the row's end). Both come from the nine
+    mirrored taps d_t = ∂z(q − o_t) of each pixel q:
+
+        ∂x(q) = Σ_t w_t · d_t,        ∂w_t = Σ_q x(q) · d_t   (= Σ_p x(p + o_t) · ∂z(p))
+
+    so x is read once, unshifted. ∂w is accumulated element-wise per tap and reduced over the
+    tile rows once at the end; this program's share goes to dw_ptr[program, t, c] (float32
+    [programs, 9, C])."""
     up, down, start = _row_setup(H, W, C)
     split = tl.program_id(1)
-    xb = x_ptr + start
+    offs_c = C0 + tl.arange(0, CP)
+    cmask = offs_c < C
+    w0 = _weight(w_ptr, offs_c, cmask, 0)
+    w1 = _weight(w_ptr, offs_c, cmask, 1)
+    w2 = _weight(w_ptr, offs_c, cmask, 2)
+    w3 = _weight(w_ptr, offs_c, cmask, 3)
+    w4 = _weight(w_ptr, offs_c, cmask, 4)
+    w5 = _weight(w_ptr, offs_c, cmask, 5)
+    w6 = _weight(w_ptr, offs_c, cmask, 6)
+    w7 = _weight(w_ptr, offs_c, cmask, 7)
+    w8 = _weight(w_ptr, offs_c, cmask, 8)
+    b = dz_ptr + start
     WC = W * C
     a0 = tl.zeros((BLOCK_W, CP), dtype=tl.float32)
     a1 = tl.zeros((BLOCK_W, CP), dtype=tl.float32)
@@ -160,19 +180,36 @@ def bwd_w_kernel(x_ptr, dz_ptr, dw_ptr, H, W, C, SPLITS, ITERS: tl.constexpr, BL
     a8 = tl.zeros((BLOCK_W, CP), dtype=tl.float32)
     for it in range(0, ITERS):
         offs_w = (split + it * SPLITS) * BLOCK_W + tl.arange(0, BLOCK_W)
-        off, offs_c, cmask, ml, mc, mr = _group(offs_w, W, C, C0, CP)
-        dz = tl.load(dz_ptr + start + off, mask=mc, other=0.0).to(tl.float32)
-        a0 += _tap(xb, off, -WC - C, ml & up) * dz
-        a1 += _tap(xb, off, -WC, mc & up) * dz
-        a2 += _tap(xb, off, -WC + C, mr & up) * dz
-        a3 += _tap(xb, off, -C, ml) * dz
-        a4 += _tap(xb, off, 0, mc) * dz
-        a5 += _tap(xb, off, C, mr) * dz
-        a6 += _tap(xb, off, WC - C, ml & down) * dz
-        a7 += _tap(xb, off, WC, mc & down) * dz
-        a8 += _tap(xb, off, WC + C, mr & down) * dz
-    offs_c = C0 + tl.arange(0, CP)
-    cmask = offs_c < C
+        off, _, _, ml, mc, mr = _group(offs_w, W, C, C0, CP)
+        x = _tap(x_ptr + start, off, 0, mc)
+        d = _tap(b, off, WC + C, mr & down)
+        acc = d * w0
+        a0 += d * x
+        d = _tap(b, off, WC, mc & down)
+        acc += d * w1
+        a1 += d * x
+        d = _tap(b, off, WC - C, ml & down)
+        acc += d * w2
+        a2 += d * x
+        d = _tap(b, off, C, mr)
+        acc += d * w3
+        a3 += d * x
+        d = _tap(b, off, 0, mc)
+        acc += d * w4
+        a4 += d * x
+        d = _tap(b, off, -C, ml)
+        acc += d * w5
+        a5 += d * x
+        d = _tap(b, off, -WC + C, mr & up)
+        acc += d * w6
+        a6 += d * x
+        d = _tap(b, off, -WC, mc & up)
+        acc += d * w7
+        a7 += d * x
+        d = _tap(b, off, -WC - C, ml & up)
+        acc += d * w8
+        a8 += d * x
+        tl.store(dx_ptr + start + off, acc.to(dx_ptr.dtype.element_ty), mask=mc)
     out = dw_ptr + (tl.program_id(0) * SPLITS + split).to(tl.int64) * 9 * C + offs_c
     tl.store(out, tl.sum(a0, axis=0), mask=cmask)
     tl.store(out + C, tl.sum(a1, axis=0), mask=cmask)
@@ -183,24 +220,3 @@ def bwd_w_kernel(x_ptr, dz_ptr, dw_ptr, H, W, C, SPLITS, ITERS: tl.constexpr, BL
     tl.store(out + 6 * C, tl.sum(a6, axis=0), mask=cmask)
     tl.store(out + 7 * C, tl.sum(a7, axis=0), mask=cmask)
     tl.store(out + 8 * C, tl.sum(a8, axis=0), mask=cmask)
-
-
-@triton.jit
-def bwd_x_kernel(dz_ptr, w_ptr, dx_ptr, H, W, C, BLOCK_W: tl.constexpr, C0: tl.constexpr, CP: tl.constexpr):
-    """∂x(q) = Σ_t w_t · ∂z(q − o_t) for channels C0 … C0 + CP − 1: the transposed stencil (tap t
-    reads the mirrored neighbour)."""
-    up, down, start = _row_setup(H, W, C)
-    offs_w = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
-    off, offs_c, cmask, ml, mc, mr = _group(offs_w, W, C, C0, CP)
-    b = dz_ptr + start
-    WC = W * C
-    acc = _tap(b, off, WC + C, mr & down) * _weight(w_ptr, offs_c, cmask, 0)
-    acc += _tap(b, off, WC, mc & down) * _weight(w_ptr, offs_c, cmask, 1)
-    acc += _tap(b, off, WC - C, ml & down) * _weight(w_ptr, offs_c, cmask, 2)
-    acc += _tap(b, off, C, mr) * _weight(w_ptr, offs_c, cmask, 3)
-    acc += _tap(b, off, 0, mc) * _weight(w_ptr, offs_c, cmask, 4)
-    acc += _tap(b, off, -C, ml) * _weight(w_ptr, offs_c, cmask, 5)
-    acc += _tap(b, off, -WC + C, mr & up) * _weight(w_ptr, offs_c, cmask, 6)
-    acc += _tap(b, off, -WC, mc & up) * _weight(w_ptr, offs_c, cmask, 7)
-    acc += _tap(b, off, -WC - C, ml & up) * _weight(w_ptr, offs_c, cmask, 8)
-    tl.store(dx_ptr + start + off, acc.to(dx_ptr.dtype.element_ty), mask=mc)
