@@ -7,17 +7,22 @@ its 32 ms, at 0.3–0.6 TB/s on a GPU with 4.8 TB/s. These layers are memory-bou
 and a 2-pass reduction per value), so the speed is set by how many times each map crosses memory
 and how cheaply each value is addressed:
 
-- forward: read x once, write the normalised output once (in the autocast dtype, so the
-  following matmul reads bf16); nothing else is saved: the backward recomputes the convolution
-  and the statistics from x, which is cheaper than storing and re-reading them;
-- backward ∂z: read x and the output gradient, write ∂z (the gradient at the convolution's
-  output);
-- backward ∂w: read x and ∂z, accumulate per program; the per-program sums are added afterwards
-  in a fixed order (deterministic);
-- backward ∂x: the transposed 3×3 stencil of ∂z.
+- forward: read x (nine taps, mostly from cache), write the normalised output once (in the
+  autocast dtype, so the following matmul reads bf16) and rstd per pixel (4 bytes per pixel);
+- backward ∂z: from the forward's output y and rstd (autograd keeps y anyway for the next
+  matmul's weight gradient): two reads and a write per value, no stencil. Recomputing y from x
+  instead (the first version) made this the largest kernel of the step;
+- backward ∂x and ∂w in one kernel: both need only the nine mirrored taps ∂z(q − o_t) of each
+  pixel q and x(q) itself (∂w_t = Σ_q x(q) · ∂z(q − o_t)); ∂w is accumulated per program and
+  the per-program sums are added afterwards in a fixed order (deterministic).
 
-The layer alone (forward + backward, every block of S at 1080p) is 1.9× faster than Inductor's
-kernels; the whole training step gains 10 % (docs/performance.md § Training step).
+Tiles split the channels into a power-of-two main group and a small tail (70 → 64 + 8 lanes,
+:mod:`.dwconv_ln_kernels`) instead of padding them to one power of two (70 → 128): the kernels
+are bound by instructions per value, and padding left 45 % of the lanes idle.
+
+History on an H200, S at 1080p (docs/performance.md § Training step): Inductor's kernels for this
+layer took ≈ 14 ms of a 32 ms step; the first fused version 12.7 ms; the channel split 8.1 ms;
+∂z from y and the merged ∂x/∂w kernel 5.5 ms.
 
 Maths (per pixel, over the C channels; ``w``: [C, 1, 3, 3], zero padding as ``F.conv2d(...,
 padding=1, groups=C)``)::
@@ -28,7 +33,8 @@ padding=1, groups=C)``)::
     ∂w_c,t = Σ_p x_c(p + o_t) · ∂z_c(p),     ∂x_c(q) = Σ_t w_c,t · ∂z_c(q − o_t)
 
 All arithmetic is float32 whatever the storage dtype (the weight is read as float32, unlike the
-unfused layers under autocast, which round it to bf16). :func:`dwconv_ln_reference` is the same
+unfused layers under autocast, which round it to bf16); under autocast the backward reads y as
+stored, in bf16. :func:`dwconv_ln_reference` is the same
 function in plain PyTorch: the tests compare the two (with ``TRITON_INTERPRET=1`` on a CPU, and
 on a GPU).
 
