@@ -125,6 +125,14 @@ def test_result_tensors_rebuild_the_evaluated_model(ci_run):
     assert psnr(mse["mse_depth"]) == pytest.approx(result.metrics["final"]["psnr_depth"], abs=1e-6)
 
 
+def test_timings_split_the_first_step_from_each_phase(ci_run):
+    timings = ci_run[1].timings
+    for phase in ("stage1", "stage2"):
+        assert 0 < timings[f"{phase}.first_step"] < timings[phase]
+    assert timings["total"] == pytest.approx(timings["load"] + timings["stage1"] + timings["stage2"]
+                                             + timings["export"])
+
+
 def test_resolved_config_is_written_next_to_the_checkpoint(ci_run):
     _, result, work = ci_run
     saved = yaml.safe_load((work / "config.yaml").read_text())
