@@ -73,7 +73,7 @@ def model_errors(device: str) -> dict[str, float]:
 
 def main() -> int:
     """Interpreter run: print every error as JSON (the test sets the thresholds)."""
-    op._MIN_PROGRAMS = 1  # one program per row: the ∂z and ∂w kernels loop over several column blocks
+    op._MIN_PROGRAMS = 1  # one program per row: the ∂x/∂w kernel loops over several column blocks
     report = {"ops": {str(s): op_errors(s, "cpu") for s in CPU_SHAPES},
               "bf16": op_errors((2, 6, 20, 35), "cpu", torch.bfloat16),
               "model": model_errors("cpu")}

@@ -59,7 +59,7 @@ from torch.nn import functional as F
 _TILE_VALUES = 1024
 #: Warps per program.
 _WARPS = 4
-#: The ∂z and ∂w kernels loop over column blocks; they launch about this many programs at least.
+#: The ∂x/∂w kernel loops over column blocks; it launches about this many programs at least.
 _MIN_PROGRAMS = 2048
 #: Split a tile's channels into a power-of-two main group and a small tail (70 → 64 + 8 lanes)
 #: rather than padding them to one power of two (70 → 128 lanes).

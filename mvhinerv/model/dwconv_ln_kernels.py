@@ -74,7 +74,7 @@ def _row_setup(H, W, C):
 
 
 @triton.jit
-def _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, H, W, C, eps, CM: tl.constexpr, CT: tl.constexpr):
+def _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, W, C, eps, CM: tl.constexpr, CT: tl.constexpr):
     """z and LayerNorm over both channel groups of one tile: returns (main group's offsets,
     centre mask, y; the same for the tail (y = 0 when CT = 0); rstd per pixel)."""
     WC = W * C
@@ -108,7 +108,7 @@ def fwd_kernel(x_ptr, w_ptr, y_ptr, rstd_ptr, H, W, C, eps, BLOCK_W: tl.constexp
     backward)."""
     up, down, start = _row_setup(H, W, C)
     offs_w = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
-    om, mm, ym, ot, mt, yt, rstd = _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, H, W, C, eps, CM, CT)
+    om, mm, ym, ot, mt, yt, rstd = _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, W, C, eps, CM, CT)
     tl.store(y_ptr + start + om, ym.to(y_ptr.dtype.element_ty), mask=mm)
     if CT > 0:
         tl.store(y_ptr + start + ot, yt.to(y_ptr.dtype.element_ty), mask=mt)
