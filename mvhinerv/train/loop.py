@@ -169,7 +169,7 @@ class _Trainer:
                     state.timings[key] = state.timings.get(key, 0.0) + time.monotonic() - started
                 if state.step - logged >= cfg.log_every or state.step == total:
                     n = state.step - logged
-                    mean = (sums / n).tolist()  # the only host sync of the loop
+                    mean = (sums / n).tolist()  # the loop's host sync (and the first step's, above)
                     metrics["loss"] = mean[0]
                     metrics["skipped_steps"] = metrics.get("skipped_steps", 0.0) + round(mean[5] * n)
                     bar.update(n, mean[0], mean[2], mean[3], mean[4] / self.data.num_pixels if phase.rate else None)
