@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -15,28 +16,50 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mvhinerv.arch import arch_from_preset  # noqa: E402
 from mvhinerv.model import MVHiNeRV  # noqa: E402
 from mvhinerv.model import dwconv_ln as op  # noqa: E402
+from mvhinerv.model.blocks import ConvNeXtBlock  # noqa: E402
 
 #: (B, H, W, C): C below, at and above powers of two and odd (main + tail channel groups), a
 #: power of two (no tail); W below and above one tile.
 CPU_SHAPES = [(2, 5, 7, 3), (1, 6, 33, 35), (2, 4, 9, 70), (1, 3, 150, 5), (1, 4, 6, 8)]
 GPU_SHAPES = CPU_SHAPES + [(2, 64, 250, 70), (1, 45, 80, 280), (3, 17, 1000, 35)]
+#: (shape, width): the output written with a wider row (zeros past C), as the blocks use it.
+PADDED = [((2, 5, 7, 3), 8), ((1, 6, 33, 35), 40), ((2, 4, 9, 70), 72)]
+#: ConvNeXt blocks (C1, C2, expansion) with widths that are not multiples of 8 (HiNeRV-S's
+#: 70 → 35 and 70 → 70, odd ones) against the unfused block.
+BLOCKS = [(70, 35, 1), (70, 70, 4), (35, 35, 4), (5, 3, 4), (8, 8, 4)]
+
+
+_EMPTY = torch.empty
+
+
+def _poisoned_empty(*args, **kwargs) -> torch.Tensor:
+    """torch.empty filled with NaN: an output element the kernels fail to write shows up."""
+    t = _EMPTY(*args, **kwargs)
+    return t.fill_(float("nan")) if t.is_floating_point() else t
 
 
 def op_errors(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype = torch.float32,
-              seed: int = 0) -> dict[str, float]:
+              seed: int = 0, width: int | None = None) -> dict[str, float]:
     """Max |fused − float64 reference| of the output, ∂x and ∂w, relative to the reference's
     largest magnitude (for the gradients), for random x, w and output gradient. A bf16 ``dtype``
-    stores x in bf16 and runs under autocast (output bf16), as training on a GPU does."""
+    stores x in bf16 and runs under autocast (output bf16), as training on a GPU does. With
+    ``width`` the output has that many channels; the extra ones must be exact zeros (``pad``)
+    and their (random) gradient must not reach ∂x or ∂w."""
     g = torch.Generator().manual_seed(seed)
     c = shape[-1]
+    width = c if width is None else width
     x = torch.randn(shape, generator=g).to(dtype).to(device)
     w = (torch.randn(c, 1, 3, 3, generator=g) / 3).to(device)
-    grad = torch.randn(shape, generator=g).to(device)
+    grad = torch.randn((*shape[:3], width), generator=g).to(device)
     xf, wf = x.clone().requires_grad_(), w.clone().requires_grad_()
     with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
-        y = op.dwconv_ln(xf, wf, 1e-6)
-    assert y.dtype == dtype, (y.dtype, dtype)
+        with mock.patch.object(torch, "empty", _poisoned_empty):
+            y = op.dwconv_ln(xf, wf, 1e-6, width=width)
+    assert y.dtype == dtype and y.shape == grad.shape, (y.dtype, dtype, y.shape)
     (y.float() * grad).sum().backward()
+    pad = float(y[..., c:].detach().abs().max()) if width > c else 0.0
+    y = y[..., :c]
+    grad = grad[..., :c]
     x64 = x.double().requires_grad_()
     w64 = w.double().requires_grad_()
     y64 = op.dwconv_ln_reference(x64, w64, 1e-6)
@@ -46,7 +69,30 @@ def op_errors(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype 
         return float((a.double() - b).abs().max() / b.abs().max().clamp_min(1e-12))
 
     return {"y": float((y.detach().double() - y64.detach()).abs().max()), "dx": rel(xf.grad, x64.grad),
-            "dw": rel(wf.grad, w64.grad)}
+            "dw": rel(wf.grad, w64.grad), "pad": pad}
+
+
+def block_errors(c1: int, c2: int, expansion: int, device: str) -> dict[str, float]:
+    """A ConvNeXt block with ``dwconv="fused"`` (padded, aligned matmuls) against ``"conv"``, same
+    parameters, float32: max |Δ| of the output and, relative, of ∂x and every parameter's
+    gradient (``grads``)."""
+    torch.manual_seed(c1 * 100 + c2)
+    ref = ConvNeXtBlock(c1, c2, expansion, dwconv="conv").to(device)
+    fused = ConvNeXtBlock(c1, c2, expansion, dwconv="fused").to(device)
+    fused.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 5, 9, c1, device=device)
+    grad = torch.randn(2, 5, 9, c2, device=device)
+    outs, grads = [], []
+    for block in (ref, fused):
+        xi = x.clone().requires_grad_()
+        out = block(xi)
+        (out * grad).sum().backward()
+        outs.append(out.detach())
+        grads.append([xi.grad, *(p.grad for p in block.parameters())])
+    assert outs[1].shape == outs[0].shape, (outs[1].shape, outs[0].shape)
+    return {"out": float((outs[1] - outs[0]).abs().max()),
+            "grads": max(float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
+                         for a, b in zip(grads[1], grads[0], strict=True))}
 
 
 def model_errors(device: str) -> dict[str, float]:
@@ -75,16 +121,21 @@ def main() -> int:
     """Interpreter run: print every error as JSON (the test sets the thresholds)."""
     op._MIN_PROGRAMS = 1  # one program per row: the ∂x/∂w kernel loops over several column blocks
     report = {"ops": {str(s): op_errors(s, "cpu") for s in CPU_SHAPES},
+              "padded": {f"{s} width {n}": op_errors(s, "cpu", width=n) for s, n in PADDED},
+              "blocks": {str(b): block_errors(*b, "cpu") for b in BLOCKS},
               "bf16": op_errors((2, 6, 20, 35), "cpu", torch.bfloat16),
               "model": model_errors("cpu")}
     op._SPLIT_CHANNELS = False  # the padded layout (one power-of-two group), kept for comparison
     report["ops"]["unsplit (2, 4, 9, 70)"] = op_errors((2, 4, 9, 70), "cpu")
+    # One group of 8 lanes for 3 channels: the main group's store writes the zero channels.
+    report["padded"]["unsplit (2, 5, 7, 3) width 8"] = op_errors((2, 5, 7, 3), "cpu", width=8)
     op._SPLIT_CHANNELS = True
     # Fake (meta) kernels, schema and autograd registration agree with the real op, also for a
     # non-contiguous input (torch.compile relies on the fake kernels' shapes and strides).
     x = torch.randn(1, 6, 20, 5)[:, 1:5, 2:17].requires_grad_()
     w = torch.randn(5, 1, 3, 3, requires_grad=True)
-    torch.library.opcheck(torch.ops.mvhinerv.dwconv_ln.default, (x, w, 1e-6, torch.float32))
+    for width in (5, 8):
+        torch.library.opcheck(torch.ops.mvhinerv.dwconv_ln.default, (x, w, 1e-6, torch.float32, width))
     report["opcheck"] = "ok"
     print(json.dumps(report))
     return 0

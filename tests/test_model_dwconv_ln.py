@@ -24,8 +24,9 @@ from mvhinerv.model import MVHiNeRV, default_dwconv
 from mvhinerv.model.dwconv_ln import fused_available
 
 HERE = Path(__file__).resolve().parent
-F32 = {"y": 5e-6, "dx": 5e-6, "dw": 5e-6}
-BF16 = {"y": 3e-2, "dx": 2e-2, "dw": 1e-2}
+F32 = {"y": 5e-6, "dx": 5e-6, "dw": 5e-6, "pad": 0.0}
+BF16 = {"y": 3e-2, "dx": 2e-2, "dw": 1e-2, "pad": 0.0}
+BLOCK = {"out": 1e-5, "grads": 1e-5}
 
 
 def _assert_within(errors: dict[str, float], limits: dict[str, float], what: str) -> None:
@@ -40,8 +41,10 @@ def test_kernels_match_float64_reference_in_triton_interpreter():
                           text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    for shape, errors in report["ops"].items():
+    for shape, errors in (report["ops"] | report["padded"]).items():
         _assert_within(errors, F32, shape)
+    for block, errors in report["blocks"].items():
+        _assert_within(errors, BLOCK, f"block {block}")
     _assert_within(report["bf16"], BF16, "bf16")
     assert report["opcheck"] == "ok"
     assert report["model"]["out"] < 1e-5 and report["model"]["grads"] < 1e-4, report["model"]
@@ -58,11 +61,26 @@ def test_default_choice_and_refusals():
         MVHiNeRV(arch_from_preset("tiny", 64, 36, frames=2, views=1), dwconv="triton")
 
 
+def test_channel_groups_cover_the_padded_row():
+    """The forward's tile covers every lane of the padded row, and its main group holds only real
+    channels (its store reuses the loads' mask); blocks pad to multiples of 8."""
+    from mvhinerv.model import dwconv_ln as op
+    from mvhinerv.model.blocks import aligned_width
+
+    assert [aligned_width(c) for c in (3, 8, 35, 70, 140, 280)] == [8, 8, 40, 72, 144, 280]
+    assert op._groups(70) == (64, 8) and op._groups(35) == (32, 4) and op._groups(64) == (64, 0)
+    for c in range(1, 300):
+        for width in {c, aligned_width(c)}:
+            cm, ct = op._groups(c, width)
+            assert cm <= c and cm + ct >= width, (c, width, cm, ct)
+            assert cm & (cm - 1) == 0 and ct & (ct - 1) == 0, (c, width, cm, ct)
+
+
 @pytest.mark.gpu
 def test_kernels_match_float64_reference_on_gpu():
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
-    from dwconv_ln_support import GPU_SHAPES, model_errors, op_errors
+    from dwconv_ln_support import BLOCKS, GPU_SHAPES, PADDED, block_errors, model_errors, op_errors
 
     assert default_dwconv("cuda", compiled=True) == "fused"
     assert default_dwconv("cuda", compiled=True, training=False) == "shift"
@@ -70,6 +88,11 @@ def test_kernels_match_float64_reference_on_gpu():
     for shape in GPU_SHAPES:
         _assert_within(op_errors(shape, "cuda"), F32, str(shape))
         _assert_within(op_errors(shape, "cuda", torch.bfloat16), BF16, f"bf16 {shape}")
+    for shape, width in PADDED:
+        _assert_within(op_errors(shape, "cuda", width=width), F32, f"{shape} width {width}")
+        _assert_within(op_errors(shape, "cuda", torch.bfloat16, width=width), BF16, f"bf16 {shape} width {width}")
+    for block in BLOCKS:  # TF32 matmuls on the GPU
+        _assert_within(block_errors(*block, "cuda"), {"out": 1e-2, "grads": 1e-2}, f"block {block}")
     errors = model_errors("cuda")
     assert errors["out"] < 1e-4 and errors["grads"] < 1e-3, errors
 

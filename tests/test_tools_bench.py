@@ -24,6 +24,19 @@ def test_bench_train_runs_on_cpu_and_reports(tmp_path):
     (result,) = json.loads(out.read_text())["results"]
     assert result["dwconv"] == "conv" and result["quant"] == "noise"
     assert result["pixel_iterations_per_s"] > 0 and result["useful_tflops"] > 0
+    assert result["skipped_steps"] == 0
+
+
+def test_bench_mlp_align_runs_on_cpu_and_reports(tmp_path):
+    out = tmp_path / "mlp.json"
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "bench_mlp_align.py"), "--device", "cpu",
+                           "--preset", "tiny", "--size", "70x45", "--repeats", "1", "--no-compile", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["real_ms"] > 0 and report["aligned_ms"] > 0
+    assert all(w % 8 == 0 for b in report["blocks"] for w in b["aligned_widths"])
+    assert len(report["blocks"]) == 4  # tiny: depths 1, 1, 1, 1
 
 
 def test_kernel_categories():
@@ -53,3 +66,4 @@ def test_bench_rate_trains_a_sequence_and_reports_bits_by_kind(tmp_path):
     assert set(report["kinds"]) == {"bias", "grid", "weight"}
     assert report["stage2"]["bits"] < report["stage2"]["bits_at_init"]
     assert report["file"]["file_bytes"] > 0 and "stage1" in report["timings"]
+    assert report["stage1"]["skipped_steps"] == 0 and report["stage2"]["loss"] > 0

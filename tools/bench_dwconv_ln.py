@@ -51,11 +51,17 @@ def _fused(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 
 def time_ms(fn, repeats: int) -> float:
-    """Median CUDA-event time of ``fn()`` in ms, after two warm-up calls."""
+    """Median time of ``fn()`` in ms, after two warm-up calls: CUDA events when CUDA is available,
+    else the wall clock."""
     for _ in range(2):
         fn()
     times = []
     for _ in range(repeats):
+        if not torch.cuda.is_available():
+            t0 = time.perf_counter()
+            fn()
+            times.append(1e3 * (time.perf_counter() - t0))
+            continue
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         fn()

@@ -131,6 +131,7 @@ def bench_case(preset: str, size: str, args: argparse.Namespace, device: torch.d
         "params": count_parameters(arch)["total"], "macs_per_pixel": macs,
         "steps": args.steps, "seconds": seconds, "warmup_seconds": warmup_s,
         "steps_per_s": args.steps / seconds,
+        "skipped_steps": int(sums[ITERATION_OUTPUTS.index("skipped")]),
         "pixel_iterations_per_s": px_per_s,
         "frames_per_s_1080p_equiv": px_per_s / (1920 * 1080),
         "seconds_per_megapixel_epoch": 1e6 / px_per_s,

@@ -20,9 +20,13 @@ Tiles split the channels into a power-of-two main group and a small tail (70 →
 :mod:`.dwconv_ln_kernels`) instead of padding them to one power of two (70 → 128): the kernels
 are bound by instructions per value, and padding left 45 % of the lanes idle.
 
+The output can be written with a wider row (``width``, zeros past C) so that the next matmul
+gets 16-byte aligned operands (:class:`mvhinerv.model.blocks.ConvNeXtBlock`).
+
 History on an H200, S at 1080p (docs/performance.md § Training step): Inductor's kernels for this
 layer took ≈ 14 ms of a 32 ms step; the first fused version 12.7 ms; the channel split 8.1 ms;
-∂z from y and the merged ∂x/∂w kernel 5.5 ms.
+∂z from y and the merged ∂x/∂w kernel 5.5 ms; with the padded output row (and C a compile-time
+constant in ∂z) 5.2 ms.
 
 Maths (per pixel, over the C channels; ``w``: [C, 1, 3, 3], zero padding as ``F.conv2d(...,
 padding=1, groups=C)``)::
@@ -83,16 +87,19 @@ def dwconv_ln_reference(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     return F.layer_norm(z, (z.shape[-1],), eps=eps)
 
 
-def _groups(c: int) -> tuple[int, int]:
-    """(CM, CT): the main and tail channel groups of a tile (dwconv_ln_kernels' docstring).
+def _groups(c: int, width: int | None = None) -> tuple[int, int]:
+    """(CM, CT): the main and tail channel groups of a tile (dwconv_ln_kernels' docstring) for c
+    channels, covering ``width`` ≥ c lanes (default c; the forward writes zeros up to width).
 
-    Split: CM = the largest power of two ≤ c, CT = the rest padded to a power of two (0 if none),
-    e.g. 70 → (64, 8), 35 → (32, 4), 64 → (64, 0). Not split (``_SPLIT_CHANNELS`` off): c padded
-    to one power of two, e.g. 70 → (128, 0)."""
+    Split: CM = the largest power of two ≤ c (so every main lane is a real channel), CT = the
+    rest up to width padded to a power of two (0 if none), e.g. 70 → (64, 8), 35 → (32, 4),
+    35 to width 40 → (32, 8), 64 → (64, 0). Not split (``_SPLIT_CHANNELS`` off): width padded to
+    one power of two, e.g. 70 → (128, 0)."""
+    width = c if width is None else width
     if not _SPLIT_CHANNELS:
-        return _pow2(c), 0
+        return _pow2(width), 0
     cm = 1 << (c.bit_length() - 1)
-    return cm, (_pow2(c - cm) if c > cm else 0)
+    return cm, (_pow2(width - cm) if width > cm else 0)
 
 
 def _pow2(c: int) -> int:
@@ -108,32 +115,35 @@ def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _check(x: Tensor, weight: Tensor) -> None:
+def _check(x: Tensor, weight: Tensor, width: int) -> None:
     if x.dim() != 4 or weight.shape != (x.shape[-1], 1, 3, 3):
         raise ValueError(f"dwconv_ln: x [B, H, W, C] and weight [C, 1, 3, 3] expected, got "
                          f"{tuple(x.shape)} and {tuple(weight.shape)}")
+    if width < x.shape[-1]:
+        raise ValueError(f"dwconv_ln: width {width} < C = {x.shape[-1]}")
 
 
 @torch.library.custom_op("mvhinerv::dwconv_ln", mutates_args=())
-def _dwconv_ln_op(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """(y [B, H, W, C] in out_dtype, rstd [B, H, W] float32)."""
+def _dwconv_ln_op(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype,
+                  width: int) -> tuple[Tensor, Tensor]:
+    """(y [B, H, W, width] in out_dtype, zero in channels C …, rstd [B, H, W] float32)."""
     from mvhinerv.model import dwconv_ln_kernels as k
 
-    _check(x, weight)
+    _check(x, weight, width)
     x, weight = x.contiguous(), weight.contiguous()
     b, h, w, c = x.shape
-    y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
+    y = torch.empty((b, h, w, width), dtype=out_dtype, device=x.device)
     rstd = torch.empty(x.shape[:3], dtype=torch.float32, device=x.device)
-    cm, ct = _groups(c)
+    cm, ct = _groups(c, width)  # the tile covers the zero channels too
     block_w = _block_w(cm)
-    k.fwd_kernel[(b * h, _cdiv(w, block_w))](x, weight, y, rstd, h, w, c, eps, BLOCK_W=block_w, CM=cm, CT=ct,
-                                             num_warps=_WARPS)
+    k.fwd_kernel[(b * h, _cdiv(w, block_w))](x, weight, y, rstd, h, w, c, width, eps, BLOCK_W=block_w, CM=cm,
+                                             CT=ct, MAIN_REAL=cm <= c, num_warps=_WARPS)
     return y, rstd
 
 
 @_dwconv_ln_op.register_fake
-def _(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    return x.new_empty(x.shape, dtype=out_dtype), x.new_empty(x.shape[:3], dtype=torch.float32)
+def _(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype, width: int) -> tuple[Tensor, Tensor]:
+    return x.new_empty((*x.shape[:3], width), dtype=out_dtype), x.new_empty(x.shape[:3], dtype=torch.float32)
 
 
 @torch.library.custom_op("mvhinerv::dwconv_ln_backward", mutates_args=())
@@ -145,8 +155,8 @@ def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, r
     cm, ct = _groups(c)
     block_w = _block_w(cm)
     dz = torch.empty(x.shape, dtype=grad.dtype, device=x.device)
-    k.bwd_z_kernel[(b * h, _cdiv(w, block_w))](y, grad, rstd, dz, h, w, c, BLOCK_W=block_w, CM=cm, CT=ct,
-                                               num_warps=_WARPS)
+    k.bwd_z_kernel[(b * h, _cdiv(w, block_w))](y, grad, rstd, dz, h, w, c, y.shape[-1], BLOCK_W=block_w, CM=cm,
+                                               CT=ct, num_warps=_WARPS)
     splits = max(1, min(_cdiv(w, block_w), _cdiv(_MIN_PROGRAMS, b * h)))
     partial = torch.empty((b * h * splits, 9, c), dtype=torch.float32, device=x.device)
     dx = torch.empty_like(x)
@@ -167,7 +177,7 @@ def _(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, rstd: Tensor) -> tuple
 
 
 def _setup_context(ctx, inputs, output) -> None:
-    x, weight, _, _ = inputs
+    x, weight, _, _, _ = inputs
     ctx.save_for_backward(x, weight, *output)
     ctx.mark_non_differentiable(output[1])
 
@@ -175,22 +185,25 @@ def _setup_context(ctx, inputs, output) -> None:
 def _backward(ctx, grad: Tensor, _grad_rstd: Tensor | None):
     x, weight, y, rstd = ctx.saved_tensors
     dx, dw = _dwconv_ln_backward_op(grad, x, weight, y, rstd)
-    return dx, dw, None, None
+    return dx, dw, None, None, None
 
 
 _dwconv_ln_op.register_autograd(_backward, setup_context=_setup_context)
 
 
-def dwconv_ln(x: Tensor, weight: Tensor, eps: float) -> Tensor:
+def dwconv_ln(x: Tensor, weight: Tensor, eps: float, width: int | None = None) -> Tensor:
     """LayerNorm(depthwise3×3(x)) of channels-last ``x`` [B, H, W, C], weight [C, 1, 3, 3].
 
+    Returns [B, H, W, width] (``width`` ≥ C, default C), with zeros in channels C … width − 1:
+    a row of a multiple of 8 channels lets the next matmul use aligned (16-byte) operands, which
+    HiNeRV's widths (35·2^k) do not have (:meth:`mvhinerv.model.blocks.ConvNeXtBlock.forward`).
     The output has the autocast dtype when autocast is on for x's device (what the next linear
-    would cast it to anyway), else x's dtype. Differentiable in x and weight. Needs
-    :func:`fused_available`.
+    would cast it to anyway), else x's dtype. Differentiable in x and weight (the gradient of the
+    zero channels is ignored). Needs :func:`fused_available`.
     """
     kind = x.device.type
     out_dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else x.dtype
-    return _dwconv_ln_op(x, weight, eps, out_dtype)[0]
+    return _dwconv_ln_op(x, weight, eps, out_dtype, x.shape[-1] if width is None else width)[0]
 
 
 __all__ = ["dwconv_ln", "dwconv_ln_reference", "fused_available"]

@@ -48,9 +48,9 @@ from mvhinerv.model.upsample import edge_factor, upsample
 def default_dwconv(device: torch.device | str, compiled: bool, training: bool = True) -> str:
     """The fastest depthwise-conv + LayerNorm implementation measured for the job.
 
-    Training on a GPU: the fused Triton kernels (:mod:`mvhinerv.model.dwconv_ln`; the layer's
-    forward + backward is 1.9× faster than Inductor's kernels and the whole S step at 1080p
-    +10 %, docs/performance.md § Training step). Compiled inference on a GPU: the "shift" form,
+    Training on a GPU: the fused Triton kernels (:mod:`mvhinerv.model.dwconv_ln`, with aligned
+    MLP operands; the S step at 1080p 64.2 Mpx·it/s with Inductor's kernels, 103.1 now,
+    docs/performance.md § Training step). Compiled inference on a GPU: the "shift" form,
     which Inductor fuses with its neighbours (107 against 104 frames/s of 1080p for S). Without
     Triton: "shift" when compiled, else cuDNN/oneDNN's convolution. All give the same function
     within float tolerance.
