@@ -95,10 +95,12 @@ def block_errors(c1: int, c2: int, expansion: int, device: str) -> dict[str, flo
                          for a, b in zip(grads[1], grads[0], strict=True))}
 
 
-def model_errors(device: str) -> dict[str, float]:
-    """The ``tiny`` network with ``dwconv="fused"`` against ``"conv"`` (same parameters, float32):
-    max |Δ| of the output and, relative, of every parameter's gradient."""
-    arch = arch_from_preset("tiny", 70, 45, frames=4, views=2)
+def model_errors(device: str, **overrides) -> dict[str, float]:
+    """The ``tiny`` network (architecture ``overrides`` applied) with ``dwconv="fused"`` against
+    ``"conv"`` (same parameters, float32): max |Δ| of the output and, relative, of every
+    parameter's gradient. With ``channels=40`` the widths are 40, 20, 10, 5: the last block
+    hands the head its padded 8-channel output (``keep_pad``)."""
+    arch = arch_from_preset("tiny", 70, 45, frames=4, views=2, **overrides)
     torch.manual_seed(0)
     ref = MVHiNeRV(arch, dwconv="conv").to(device)
     with torch.no_grad():
@@ -124,7 +126,8 @@ def main() -> int:
               "padded": {f"{s} width {n}": op_errors(s, "cpu", width=n) for s, n in PADDED},
               "blocks": {str(b): block_errors(*b, "cpu") for b in BLOCKS},
               "bf16": op_errors((2, 6, 20, 35), "cpu", torch.bfloat16),
-              "model": model_errors("cpu")}
+              "model": model_errors("cpu"),
+              "model_odd": model_errors("cpu", channels=40)}
     op._SPLIT_CHANNELS = False  # the padded layout (one power-of-two group), kept for comparison
     report["ops"]["unsplit (2, 4, 9, 70)"] = op_errors((2, 4, 9, 70), "cpu")
     # One group of 8 lanes for 3 channels: the main group's store writes the zero channels.

@@ -248,3 +248,27 @@ def test_tiny_preset_learns_a_multiview_video():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.6 * losses[0]
+
+
+def test_head_takes_a_zero_padded_input_unchanged():
+    """Head.forward on the last block's padded output (zeros past C_last, ConvNeXtBlock
+    ``keep_pad``) pads its weight to aligned widths: the same output and gradients as the
+    unpadded call."""
+    from mvhinerv.model.blocks import Head
+
+    torch.manual_seed(0)
+    head = Head(35, 4)
+    with torch.no_grad():
+        head.bias.uniform_(-1, 1)
+    x = torch.randn(2, 3, 5, 35)
+    outs, grads = [], []
+    for xin in (x, F.pad(x, (0, 5))):
+        head.zero_grad()
+        out = head(xin)
+        (out * torch.arange(4.0)).sum().backward()
+        outs.append(out)
+        grads.append([head.weight.grad.clone(), head.bias.grad.clone()])
+    assert outs[1].shape == (2, 3, 5, 4)
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-6, atol=1e-7)
+    for a, b in zip(grads[1], grads[0], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -86,10 +86,15 @@ class ConvNeXtBlock(nn.Module):
         self.residual = c1 == c2
         self.dwconv_impl = dwconv
 
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """[B, H, W, C1] → [B, H, W, C2]; ``mask`` [B, H, W, 1] zeroes out-of-frame positions."""
+    def forward(self, x: Tensor, mask: Tensor | None = None, keep_pad: bool = False) -> Tensor:
+        """[B, H, W, C1] → [B, H, W, C2]; ``mask`` [B, H, W, 1] zeroes out-of-frame positions.
+
+        ``keep_pad``: on the fused path of a block without a residual, return the MLP's padded
+        output [B, H, W, A(C2)] (zeros past C2) instead of cutting it back, so that the next
+        matmul (the head) also gets an aligned operand; see :meth:`_aligned_mlp`."""
         if self.dwconv_impl == "fused":
-            y = self._aligned_mlp(dwconv_ln(x, self.dwconv, LN_EPS, width=aligned_width(x.shape[-1])))
+            y = dwconv_ln(x, self.dwconv, LN_EPS, width=aligned_width(x.shape[-1]))
+            y = self._aligned_mlp(y, cut=not (keep_pad and not self.residual))
         else:
             if self.dwconv_impl == "shift":
                 y = depthwise3x3_shift(x, self.dwconv)
@@ -103,7 +108,7 @@ class ConvNeXtBlock(nn.Module):
             y = y * mask.to(y.dtype)
         return y
 
-    def _aligned_mlp(self, y: Tensor) -> Tensor:
+    def _aligned_mlp(self, y: Tensor, cut: bool = True) -> Tensor:
         """The MLP on the fused layer's output ``y`` [B, H, W, A(C1)] (zeros past C1), with every
         matmul width a multiple of :data:`ALIGN` (A(n) = :func:`aligned_width`): fc1 zero-padded to
         [A(e·C2), A(C1)], fc2 to [A(C2), A(e·C2)], the output cut back to C2. The same function
@@ -111,12 +116,14 @@ class ConvNeXtBlock(nn.Module):
         aligned: with HiNeRV's widths (35, 70, 140 …) cuBLAS falls back to CUTLASS ``align1``/
         ``align2`` kernels. Measured on an H200 (docs/performance.md § Training step): every block
         MLP of S at 1080p 17.2 → 12.1 ms alone (``tools/bench_mlp_align.py``); in the training
-        step the matmuls 6.7 → 5.6 ms per frame."""
+        step the matmuls 6.7 → 5.6 ms per frame. ``cut=False`` returns the padded output
+        [B, H, W, A(C2)] (zeros past C2)."""
         hidden, c1 = self.fc1.shape
         c2 = self.fc2.shape[0]
         fc1 = F.pad(self.fc1, (0, y.shape[-1] - c1, 0, aligned_width(hidden) - hidden))
         fc2 = F.pad(self.fc2, (0, aligned_width(hidden) - hidden, 0, aligned_width(c2) - c2))
-        return F.linear(F.gelu(F.linear(y, fc1)), fc2)[..., :c2]
+        y = F.linear(F.gelu(F.linear(y, fc1)), fc2)
+        return y[..., :c2] if cut else y
 
     def coded(self, prefix: str) -> list[CodedParam]:
         return [CodedParam(f"{prefix}{n}", "weight", None, 0) for n in ("dwconv", "fc1", "fc2")]
@@ -145,7 +152,17 @@ class Head(nn.Module):
         _linear_init(self.weight)
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.sigmoid(F.linear(x, self.weight, self.bias))
+        """[B, H, W, C] → [B, H, W, outputs], for C ≥ C_last: channels past C_last must be zero
+        (a block's padded output, :meth:`ConvNeXtBlock.forward` ``keep_pad``). Then the weight is
+        zero-padded to C input and A(outputs) output channels and the result cut back: the same
+        function with 16-byte aligned matmul operands (at full resolution the unpadded 35 → 4
+        matmuls ran in CUTLASS ``align1`` kernels on an H200)."""
+        c, outputs = x.shape[-1], self.weight.shape[0]
+        if c == self.weight.shape[1]:
+            return torch.sigmoid(F.linear(x, self.weight, self.bias))
+        pad = aligned_width(outputs) - outputs
+        weight = F.pad(self.weight, (0, c - self.weight.shape[1], 0, pad))
+        return torch.sigmoid(F.linear(x, weight, F.pad(self.bias, (0, pad)))[..., :outputs])
 
     def coded(self, prefix: str) -> list[CodedParam]:
         return [CodedParam(f"{prefix}weight", "weight", None, 0),

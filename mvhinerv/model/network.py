@@ -49,7 +49,7 @@ def default_dwconv(device: torch.device | str, compiled: bool, training: bool = 
     """The fastest depthwise-conv + LayerNorm implementation measured for the job.
 
     Training on a GPU: the fused Triton kernels (:mod:`mvhinerv.model.dwconv_ln`, with aligned
-    MLP operands; the S step at 1080p 64.2 Mpx·it/s with Inductor's kernels, 103.1 now,
+    MLP and head operands; the S step at 1080p 64.2 Mpx·it/s with Inductor's kernels, 105.2 now,
     docs/performance.md § Training step). Compiled inference on a GPU: the "shift" form,
     which Inductor fuses with its neighbours (107 against 104 frames/s of 1080p for S). Without
     Triton: "shift" when compiled, else cuDNN/oneDNN's convolution. All give the same function
@@ -243,8 +243,10 @@ class MVHiNeRV(nn.Module):
             c = _Axis(ax, work_c, cp.frame_sizes[i + 1])
             mask = _mask2d(r.mask, c.mask)
             x = x * mask.to(x.dtype)
-        for block in stage.blocks:
-            x = block(x, mask)
+        last = i == len(self.stages) - 1
+        for j, block in enumerate(stage.blocks):
+            # The head takes the last block's padded output as it is (Head.forward).
+            x = block(x, mask, keep_pad=last and j == len(stage.blocks) - 1)
         ex_r, ex_c = rp.exact[i + 1], cp.exact[i + 1]
         return _crop(x, (ex_r.lo - work_r.lo, ex_r.size), (ex_c.lo - work_c.lo, ex_c.size))
 
