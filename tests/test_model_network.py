@@ -272,3 +272,5 @@ def test_head_takes_a_zero_padded_input_unchanged():
     torch.testing.assert_close(outs[1], outs[0], rtol=1e-6, atol=1e-7)
     for a, b in zip(grads[1], grads[0], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="fewer"):
+        head(x[..., :30])

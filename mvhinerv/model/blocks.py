@@ -94,7 +94,7 @@ class ConvNeXtBlock(nn.Module):
         matmul (the head) also gets an aligned operand; see :meth:`_aligned_mlp`."""
         if self.dwconv_impl == "fused":
             y = dwconv_ln(x, self.dwconv, LN_EPS, width=aligned_width(x.shape[-1]))
-            y = self._aligned_mlp(y, cut=not (keep_pad and not self.residual))
+            y = self._aligned_mlp(y, cut=self.residual or not keep_pad)
         else:
             if self.dwconv_impl == "shift":
                 y = depthwise3x3_shift(x, self.dwconv)
@@ -157,11 +157,13 @@ class Head(nn.Module):
         zero-padded to C input and A(outputs) output channels and the result cut back: the same
         function with 16-byte aligned matmul operands (at full resolution the unpadded 35 → 4
         matmuls ran in CUTLASS ``align1`` kernels on an H200)."""
-        c, outputs = x.shape[-1], self.weight.shape[0]
-        if c == self.weight.shape[1]:
+        (outputs, c_last), c = self.weight.shape, x.shape[-1]
+        if c == c_last:
             return torch.sigmoid(F.linear(x, self.weight, self.bias))
+        if c < c_last:
+            raise ValueError(f"Head: input has {c} channels, fewer than its {c_last}")
         pad = aligned_width(outputs) - outputs
-        weight = F.pad(self.weight, (0, c - self.weight.shape[1], 0, pad))
+        weight = F.pad(self.weight, (0, c - c_last, 0, pad))
         return torch.sigmoid(F.linear(x, weight, F.pad(self.bias, (0, pad)))[..., :outputs])
 
     def coded(self, prefix: str) -> list[CodedParam]:
