@@ -250,27 +250,28 @@ def test_tiny_preset_learns_a_multiview_video():
     assert losses[-1] < 0.6 * losses[0]
 
 
-def test_head_takes_a_zero_padded_input_unchanged():
-    """Head.forward on the last block's padded output (zeros past C_last, ConvNeXtBlock
-    ``keep_pad``) pads its weight to aligned widths: the same output and gradients as the
-    unpadded call."""
+def test_head_after_a_block_is_the_head_of_its_fc2():
+    """Head.after(g, fc2) (the last block's fc2 and the head as one matmul, on the block's hidden
+    map, zero-padded as the fused path writes it) equals head(g @ fc2ᵀ): output and the
+    gradients of g, fc2, the head's weight and bias (float64: the identity is exact)."""
     from mvhinerv.model.blocks import Head
 
     torch.manual_seed(0)
-    head = Head(35, 4)
+    head = Head(35, 4).double()
     with torch.no_grad():
         head.bias.uniform_(-1, 1)
-    x = torch.randn(2, 3, 5, 35)
-    outs, grads = [], []
-    for xin in (x, F.pad(x, (0, 5))):
+    fc2 = (torch.randn(35, 140, dtype=torch.float64) / 12).requires_grad_()
+    g = torch.randn(2, 3, 5, 140, dtype=torch.float64)
+    results = []
+    for width, fold in ((140, False), (140, True), (144, True)):
         head.zero_grad()
-        out = head(xin)
-        (out * torch.arange(4.0)).sum().backward()
-        outs.append(out)
-        grads.append([head.weight.grad.clone(), head.bias.grad.clone()])
-    assert outs[1].shape == (2, 3, 5, 4)
-    torch.testing.assert_close(outs[1], outs[0], rtol=1e-6, atol=1e-7)
-    for a, b in zip(grads[1], grads[0], strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="fewer"):
-        head(x[..., :30])
+        fc2.grad = None
+        gi = F.pad(g, (0, width - 140)).requires_grad_()
+        out = head.after(gi, fc2) if fold else head(F.linear(gi, fc2))
+        (out * torch.arange(4.0, dtype=torch.float64)).sum().backward()
+        results.append([out, gi.grad[..., :140], fc2.grad.clone(), head.weight.grad.clone(),
+                        head.bias.grad.clone()])
+        assert out.shape == (2, 3, 5, 4)
+    for other in results[1:]:
+        for a, b in zip(other, results[0], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13)

@@ -86,44 +86,47 @@ class ConvNeXtBlock(nn.Module):
         self.residual = c1 == c2
         self.dwconv_impl = dwconv
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, keep_pad: bool = False) -> Tensor:
-        """[B, H, W, C1] → [B, H, W, C2]; ``mask`` [B, H, W, 1] zeroes out-of-frame positions.
-
-        ``keep_pad``: on the fused path of a block without a residual, return the MLP's padded
-        output [B, H, W, A(C2)] (zeros past C2) instead of cutting it back, so that the next
-        matmul (the head) also gets an aligned operand; see :meth:`_aligned_mlp`."""
-        if self.dwconv_impl == "fused":
-            y = dwconv_ln(x, self.dwconv, LN_EPS, width=aligned_width(x.shape[-1]))
-            y = self._aligned_mlp(y, cut=self.residual or not keep_pad)
-        else:
-            if self.dwconv_impl == "shift":
-                y = depthwise3x3_shift(x, self.dwconv)
-            else:
-                y = conv2d_nhwc(x, self.dwconv, None, groups=x.shape[-1])
-            y = F.layer_norm(y, (y.shape[-1],), eps=LN_EPS)
-            y = F.linear(F.gelu(F.linear(y, self.fc1)), self.fc2)
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """[B, H, W, C1] → [B, H, W, C2]; ``mask`` [B, H, W, 1] zeroes out-of-frame positions."""
+        g = self.hidden(x)
+        c2 = self.fc2.shape[0]
+        y = F.linear(g, self.fc2_for(g))[..., :c2]
         if self.residual:
             y = y + x
         if mask is not None:
             y = y * mask.to(y.dtype)
         return y
 
-    def _aligned_mlp(self, y: Tensor, cut: bool = True) -> Tensor:
-        """The MLP on the fused layer's output ``y`` [B, H, W, A(C1)] (zeros past C1), with every
-        matmul width a multiple of :data:`ALIGN` (A(n) = :func:`aligned_width`): fc1 zero-padded to
-        [A(e·C2), A(C1)], fc2 to [A(C2), A(e·C2)], the output cut back to C2. The same function
+    def hidden(self, x: Tensor) -> Tensor:
+        """The block before its second linear, GELU(fc1(LN(dwconv(x)))): [B, H, W, e·C2].
+
+        On the fused path the result is [B, H, W, A(e·C2)] with zeros past e·C2 (A(n) =
+        :func:`aligned_width`): the depthwise conv + LayerNorm op writes a row of A(C1)
+        channels (zeros past C1) and fc1 is zero-padded to [A(e·C2), A(C1)]. The same function
         (the pad products are exact zeros, GELU(0) = 0), but the matmuls' operands are 16-byte
         aligned: with HiNeRV's widths (35, 70, 140 …) cuBLAS falls back to CUTLASS ``align1``/
         ``align2`` kernels. Measured on an H200 (docs/performance.md § Training step): every block
         MLP of S at 1080p 17.2 → 12.1 ms alone (``tools/bench_mlp_align.py``); in the training
-        step the matmuls 6.7 → 5.6 ms per frame. ``cut=False`` returns the padded output
-        [B, H, W, A(C2)] (zeros past C2)."""
-        hidden, c1 = self.fc1.shape
-        c2 = self.fc2.shape[0]
-        fc1 = F.pad(self.fc1, (0, y.shape[-1] - c1, 0, aligned_width(hidden) - hidden))
-        fc2 = F.pad(self.fc2, (0, aligned_width(hidden) - hidden, 0, aligned_width(c2) - c2))
-        y = F.linear(F.gelu(F.linear(y, fc1)), fc2)
-        return y[..., :c2] if cut else y
+        step the matmuls 6.7 → 5.6 ms per frame."""
+        if self.dwconv_impl == "fused":
+            y = dwconv_ln(x, self.dwconv, LN_EPS, width=aligned_width(x.shape[-1]))
+            hidden, c1 = self.fc1.shape
+            fc1 = F.pad(self.fc1, (0, y.shape[-1] - c1, 0, aligned_width(hidden) - hidden))
+        else:
+            if self.dwconv_impl == "shift":
+                y = depthwise3x3_shift(x, self.dwconv)
+            else:
+                y = conv2d_nhwc(x, self.dwconv, None, groups=x.shape[-1])
+            y = F.layer_norm(y, (y.shape[-1],), eps=LN_EPS)
+            fc1 = self.fc1
+        return F.gelu(F.linear(y, fc1))
+
+    def fc2_for(self, g: Tensor) -> Tensor:
+        """fc2 [C2, e·C2] zero-padded to ``g``'s width (the :meth:`hidden` output it multiplies)
+        and, on the fused path, to A(C2) outputs (cut back by the caller)."""
+        c2, hidden = self.fc2.shape
+        rows = aligned_width(c2) if self.dwconv_impl == "fused" else c2
+        return F.pad(self.fc2, (0, g.shape[-1] - hidden, 0, rows - c2))
 
     def coded(self, prefix: str) -> list[CodedParam]:
         return [CodedParam(f"{prefix}{n}", "weight", None, 0) for n in ("dwconv", "fc1", "fc2")]
@@ -152,19 +155,29 @@ class Head(nn.Module):
         _linear_init(self.weight)
 
     def forward(self, x: Tensor) -> Tensor:
-        """[B, H, W, C] → [B, H, W, outputs], for C ≥ C_last: channels past C_last must be zero
-        (a block's padded output, :meth:`ConvNeXtBlock.forward` ``keep_pad``). Then the weight is
-        zero-padded to C input and A(outputs) output channels and the result cut back: the same
-        function with 16-byte aligned matmul operands (at full resolution the unpadded 35 → 4
-        matmuls ran in CUTLASS ``align1`` kernels on an H200)."""
-        (outputs, c_last), c = self.weight.shape, x.shape[-1]
-        if c == c_last:
-            return torch.sigmoid(F.linear(x, self.weight, self.bias))
-        if c < c_last:
-            raise ValueError(f"Head: input has {c} channels, fewer than its {c_last}")
+        """[B, H, W, C_last] → [B, H, W, outputs]."""
+        return torch.sigmoid(F.linear(x, self.weight, self.bias))
+
+    def after(self, g: Tensor, fc2: Tensor) -> Tensor:
+        """``forward(g @ fc2ᵀ)`` as one matmul: the head applied to the output of a last block
+        without a residual, given that block's :meth:`ConvNeXtBlock.hidden` map ``g``
+        [B, H, W, n] (zeros past fc2's width) and ``fc2`` [C_last, e·C_last].
+
+        Two linear maps in a row are one: weight · fc2 [outputs, e·C_last] is formed in float32
+        (or the parameters' wider dtype; a few hundred products), zero-padded to n inputs and
+        A(outputs) outputs (16-byte aligned operands; cut back before the sigmoid). The
+        full-resolution C_last-wide map and its gradient are never formed: on an H200 that
+        saved fc2's full-resolution matmul and two of its backward matmuls, ≈ 0.4 ms of the S
+        step at 1080p (docs/performance.md § Training step). Gradients reach weight and fc2
+        through the product, so the parameters, their coding and the function are unchanged;
+        only the rounding differs (one bf16 rounding fewer)."""
+        outputs = self.weight.shape[0]
+        dtype = torch.promote_types(self.weight.dtype, torch.float32)
+        with torch.autocast(g.device.type, enabled=False):
+            weight = (self.weight.to(dtype) @ fc2.to(dtype)).to(g.dtype)
         pad = aligned_width(outputs) - outputs
-        weight = F.pad(self.weight, (0, c - c_last, 0, pad))
-        return torch.sigmoid(F.linear(x, weight, F.pad(self.bias, (0, pad)))[..., :outputs])
+        weight = F.pad(weight, (0, g.shape[-1] - weight.shape[1], 0, pad))
+        return torch.sigmoid(F.linear(g, weight, F.pad(self.bias, (0, pad)))[..., :outputs])
 
     def coded(self, prefix: str) -> list[CodedParam]:
         return [CodedParam(f"{prefix}weight", "weight", None, 0),

@@ -17,7 +17,7 @@ LayerNorm statistics add the two groups' sums; the kernels without a reduction o
 
 The forward's output y (and so its gradient) may have a wider row than x: CY ≥ C channels per
 pixel, zeros past C, so that the block MLP's matmuls get operands aligned to 16 bytes (70 → 72;
-:meth:`mvhinerv.model.blocks.ConvNeXtBlock._aligned_mlp`). The forward's tail group then covers
+:meth:`mvhinerv.model.blocks.ConvNeXtBlock.hidden`). The forward's tail group then covers
 the zero lanes too (CM + CT ≥ CY).
 """
 

@@ -12,7 +12,8 @@ Dataflow (MV-HiNeRV eq. 1-3; shapes for HiNeRV-S at 1080p, channels last)::
        ├─ γ_k,i: hierarchical grids ─ linear ─► [B, s, s, C_in] tile, added per phase
        │                               └► ConvNeXt × depth_i (C_in → C_out)
        │                                   [B, 90,160,280] [B,270,480,140] [B,540,960,70] [B,1080,1920,35]
-       │                                   head: linear + sigmoid
+       │                                   head: linear + sigmoid (with the last fc2
+       │                                   as one matmul, Head.after)
        └────────────────────────────────────────────────────► [B, 4, 1080, 1920] (RGB, depth)
 
 Frame mode (``patch=None``) computes whole frames; patch mode computes overlapped windows in
@@ -49,7 +50,8 @@ def default_dwconv(device: torch.device | str, compiled: bool, training: bool = 
     """The fastest depthwise-conv + LayerNorm implementation measured for the job.
 
     Training on a GPU: the fused Triton kernels (:mod:`mvhinerv.model.dwconv_ln`, with aligned
-    MLP and head operands; the S step at 1080p 64.2 Mpx·it/s with Inductor's kernels, 105.2 now,
+    MLP and head operands, and the upsampler stencil as Triton kernels; the S step at 1080p
+    64.2 Mpx·it/s with Inductor's kernels, 108.7 now,
     docs/performance.md § Training step). Compiled inference on a GPU: the "shift" form,
     which Inductor fuses with its neighbours (107 against 104 frames/s of 1080p for S). Without
     Triton: "shift" when compiled, else cuDNN/oneDNN's convolution. All give the same function
@@ -129,6 +131,9 @@ class MVHiNeRV(nn.Module):
         self.stem = Stem(arch.base_channels, arch.channels, arch.stem_kernel)
         self.stages = nn.ModuleList(Stage(arch, i, dwconv) for i in range(arch.num_stages))
         self.head = Head(arch.stage_widths[-1][1], arch.outputs)
+        self.fused_upsample = dwconv == "fused"
+        """Run the upsamplers' stencil as Triton kernels (:mod:`mvhinerv.model.upsample_op`),
+        with the fused depthwise conv + LayerNorm (GPU training)."""
         self.stage_dtype: torch.dtype | None = None
         """Dtype of the stage maps after each upsampler, or None to leave them as computed.
         Under CUDA autocast LayerNorm returns float32, so the upsampler's output and with it the
@@ -215,7 +220,8 @@ class MVHiNeRV(nn.Module):
         for i, stage in enumerate(self.stages):
             x = self._stage(x, i, stage, views, frames, y0, x0, plan)
 
-        x = self.head(x)
+        last = self.stages[-1].blocks[-1]
+        x = self.head(x) if last.residual else self.head.after(x, last.fc2)
         if masked:
             n = arch.num_stages
             r, c = axes(n, rp.exact[n], cp.exact[n])
@@ -232,7 +238,7 @@ class MVHiNeRV(nn.Module):
         ay, ax = level_anchor(y0, arch, i + 1), level_anchor(x0, arch, i + 1)
         rf = edge_factor(global_index(ay, up_r), s, rp.frame_sizes[i])
         cf = edge_factor(global_index(ax, up_c), s, cp.frame_sizes[i])
-        x = upsample(x, s, stage.encoding(views, frames), rf, cf)
+        x = upsample(x, s, stage.encoding(views, frames), rf, cf, fused=self.fused_upsample)
         if self.stage_dtype is not None:
             x = x.to(self.stage_dtype)
         work_r, work_c = rp.work[i], cp.work[i]
@@ -243,10 +249,17 @@ class MVHiNeRV(nn.Module):
             c = _Axis(ax, work_c, cp.frame_sizes[i + 1])
             mask = _mask2d(r.mask, c.mask)
             x = x * mask.to(x.dtype)
-        last = i == len(self.stages) - 1
-        for j, block in enumerate(stage.blocks):
-            # The head takes the last block's padded output as it is (Head.forward).
-            x = block(x, mask, keep_pad=last and j == len(stage.blocks) - 1)
+        blocks = list(stage.blocks)
+        if i == len(self.stages) - 1 and not blocks[-1].residual:
+            # The last block ends at its hidden map: the head applies its fc2 (Head.after). Its
+            # mask is not needed: the output is masked after the head.
+            *blocks, last = blocks
+        else:
+            last = None
+        for block in blocks:
+            x = block(x, mask)
+        if last is not None:
+            x = last.hidden(x)
         ex_r, ex_c = rp.exact[i + 1], cp.exact[i + 1]
         return _crop(x, (ex_r.lo - work_r.lo, ex_r.size), (ex_c.lo - work_c.lo, ex_c.size))
 

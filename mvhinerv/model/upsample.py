@@ -49,7 +49,8 @@ def edge_factor(rows: Tensor, scale: int, in_size: int) -> Tensor:
     return 1.0 / (1.0 - missing)
 
 
-def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor: Tensor) -> Tensor:
+def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor: Tensor,
+             fused: bool = False) -> Tensor:
     """LayerNorm + bilinear ×``scale`` of ``x`` plus the encoding ``tile``, channels last.
 
     Args:
@@ -59,13 +60,26 @@ def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor
             first produced row must have phase 0 (true for the windows of :mod:`.patches`).
         row_factor: [B, (n − 2)·s] :func:`edge_factor` of the produced rows.
         col_factor: [B, (m − 2)·s] likewise for columns.
+        fused: run the stencil as Triton kernels (:mod:`.upsample_op`; needs
+            :func:`mvhinerv.model.dwconv_ln.fused_available`), else as PyTorch ops.
 
     Returns:
         [B, (n − 2)·s, (m − 2)·s, C]: produced row ``s·j + p`` belongs to input row ``j + 1``
         (fp32 under CUDA autocast, where LayerNorm returns fp32).
     """
+    x = F.layer_norm(x, (x.shape[-1],), eps=LN_EPS)
+    if fused:
+        from mvhinerv.model.upsample_op import upsample_stencil_fused
+
+        return upsample_stencil_fused(x, tile, row_factor, col_factor, scale)
+    return upsample_stencil(x, scale, tile, row_factor, col_factor)
+
+
+def upsample_stencil(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor: Tensor) -> Tensor:
+    """The bilinear ×s stencil of :func:`upsample` (without its LayerNorm), in PyTorch ops:
+    ``x`` [B, n, m, C] → [B, (n − 2)·s, (m − 2)·s, C], rows first, then columns, then the edge
+    factors and the tile."""
     b, n, m, c = x.shape
-    x = F.layer_norm(x, (c,), eps=LN_EPS)
     w0, w1, w2 = (w.to(x.dtype) for w in _taps(scale, x.device))
     # Rows: [B, n-2, s, m, C].
     y = (x[:, :-2, None] * w0[:, None, None] + x[:, 1:-1, None] * w1[:, None, None]

@@ -1,0 +1,56 @@
+"""Run by tests/test_model_upsample.py in a subprocess with ``TRITON_INTERPRET=1`` (or directly
+on a GPU): the upsampler's Triton stencil (:mod:`mvhinerv.model.upsample_op`) against the
+float64 PyTorch stencil (:func:`mvhinerv.model.upsample.upsample_stencil`). Prints one JSON line
+of max errors (relative to the reference's largest magnitude) per case."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import torch
+
+from mvhinerv.model.upsample import edge_factor, upsample_stencil
+from mvhinerv.model.upsample_op import upsample_stencil_fused
+
+#: (B, n, m, C, s, row0, col0): window sizes, scale and the window's first produced row/column
+#: (global, in units of the output level) — 0 touches the frame edge; interior windows too.
+CASES = [(2, 5, 7, 3, 2, 0, 0), (1, 4, 6, 10, 3, 3, 6), (1, 5, 4, 9, 5, 0, 5), (2, 6, 5, 70, 2, 2, 0),
+         (1, 4, 4, 35, 1, 0, 0)]
+
+
+def case_errors(b: int, n: int, m: int, c: int, s: int, row0: int, col0: int, device: str) -> dict[str, float]:
+    g = torch.Generator().manual_seed(n * 100 + m * 10 + c)
+    x = torch.randn(b, n, m, c, generator=g, dtype=torch.float64)
+    tile = torch.randn(b, s, s, c, generator=g, dtype=torch.float64)
+    in_rows, in_cols = (n - 2) + row0 // s + 1, (m - 2) + col0 // s + 1  # frame ends past the window
+    rows = torch.arange((n - 2) * s).repeat(b, 1) + row0
+    cols = torch.arange((m - 2) * s).repeat(b, 1) + col0
+    rf, cf = edge_factor(rows, s, in_rows), edge_factor(cols, s, in_cols)
+    grad = torch.randn(b, (n - 2) * s, (m - 2) * s, c, generator=g, dtype=torch.float64)
+    out = {}
+    results = []
+    for dtype, fn in ((torch.float64, upsample_stencil), (torch.float32, None)):
+        xi = x.to(device, dtype).detach().clone().requires_grad_()
+        ti = tile.to(device, dtype).detach().clone().requires_grad_()
+        if fn is None:
+            u = upsample_stencil_fused(xi, ti, rf.to(device), cf.to(device), s)
+        else:
+            u = fn(xi, s, ti, rf.to(device), cf.to(device))
+        (u * grad.to(device, dtype)).sum().backward()
+        results.append((u.detach().double().cpu(), xi.grad.double().cpu(), ti.grad.double().cpu()))
+    for name, a, ref in zip(("u", "dx", "dtile"), results[1], results[0], strict=True):
+        out[name] = float((a - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
+    assert results[1][0].dtype == torch.float64
+    return out
+
+
+def main() -> int:
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    report = {str(case): case_errors(*case, device) for case in CASES}
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
