@@ -5,11 +5,12 @@ Layout: channels last and contiguous. ``xn`` [B, n, m, C] is the input window (i
 columns are only read as taps); the output U [B, (n−2)·S, (m−2)·S, C] has, for produced cell
 (i, j) and phase (p, q), the pixel (S·i + p, S·j + q), which reads the input cells i … i + 2
 (rows) and j … j + 2 (columns) with the weights of :func:`_lerp3`
-(:mod:`mvhinerv.model.upsample`'s stencil). A program covers one row of cells (or of input
-pixels, in the adjoint), BLOCK_W of them, and CP channels (grid axis 0 is row × channel chunk):
-the kernels do not reduce over channels, so a chunk of 8 lanes wastes little for
-HiNeRV's widths (70 → 72 lanes, 35 → 40). Every phase loop is unrolled at compile time and taps
-of weight zero are skipped, so the weights are constants.
+(:mod:`mvhinerv.model.upsample`'s stencil). A program covers BLOCK_W cells of one row (or
+input pixels, in the adjoint) and all channels, as the fused depthwise kernels split them: a
+power-of-two main group and a small tail (70 → 64 + 8 lanes, :mod:`.dwconv_ln_kernels`), one
+after the other on the same pixels, so each pixel's row of channels is read and written whole.
+Every phase loop is unrolled at compile time and taps of weight zero are skipped, so the
+weights are constants.
 """
 
 from __future__ import annotations
@@ -45,32 +46,14 @@ def _weight(P: tl.constexpr, A: tl.constexpr, S: tl.constexpr):
 
 
 @triton.jit
-def _row_and_channels(C, CP: tl.constexpr):
-    """(row, channel offsets) of this program. Grid axis 0 is row × channel chunk with the chunk
-    varying fastest, so the programs writing the chunks of the same pixels run at the same time
-    and each 128-byte line is filled in L2 at once: with the chunk as the slowest axis every
-    chunk's 32-byte write landed in a line evicted since, and the kernels ran 2–3× slower on an
-    H200."""
-    chunks = tl.cdiv(C, CP)
-    pid = tl.program_id(0)
-    return pid // chunks, (pid % chunks) * CP + tl.arange(0, CP)
-
-
-@triton.jit
 def _cell(base, pix, cols, mask, C):
     """[BLOCK_W, CP] tile of the row at ``base``: pixels ``pix``, channels ``cols`` (float32)."""
     return tl.load(base + pix[:, None] * C + cols[None, :], mask=mask, other=0.0).to(tl.float32)
 
 
 @triton.jit
-def up_fwd_kernel(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, n, m, C, S: tl.constexpr, BLOCK_W: tl.constexpr,
-                  CP: tl.constexpr):
-    """U[b, S·i + p, S·j + q] = lerp(rows, then columns) · rf[b, S·i + p] · cf[b, S·j + q] + tile[b, p, q]
-    for the cells j of this program's tile of row i (grid: B·(n − 2), column tiles, channel chunks)."""
-    row, ch = _row_and_channels(C, CP)  # row = b·(n − 2) + i
-    b = row // (n - 2)
-    i = row % (n - 2)
-    j = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
+def _up_fwd_group(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, b, i, j, ch, n, m, C, S: tl.constexpr):
+    """All S² phases of the cells j of row i, for the channels ``ch`` (one group)."""
     inside = j < m - 2
     mask = inside[:, None] & (ch < C)[None, :]
     top = x_ptr + (b * n + i).to(tl.int64) * m * C  # input row i (window coordinates)
@@ -101,6 +84,21 @@ def up_fwd_kernel(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, n, m, C, S: tl.constex
 
 
 @triton.jit
+def up_fwd_kernel(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, n, m, C, S: tl.constexpr, BLOCK_W: tl.constexpr,
+                  CM: tl.constexpr, CT: tl.constexpr):
+    """U[b, S·i + p, S·j + q] = lerp(rows, then columns) · rf[b, S·i + p] · cf[b, S·j + q] + tile[b, p, q]
+    for the cells j of this program's tile of row i (grid: B·(n − 2), column tiles); the main
+    channel group, then the tail."""
+    row = tl.program_id(0)  # b·(n − 2) + i
+    b = row // (n - 2)
+    i = row % (n - 2)
+    j = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
+    _up_fwd_group(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, b, i, j, tl.arange(0, CM), n, m, C, S)
+    if CT > 0:
+        _up_fwd_group(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, b, i, j, CM + tl.arange(0, CT), n, m, C, S)
+
+
+@triton.jit
 def _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, i, row_ok, j, ch, C, n, m, A: tl.constexpr, S: tl.constexpr):
     """Add to ``acc`` what produced cell row i (weight row A of each of its phases) sends back to
     the input pixels of this program: Σ_p w_A(p) · rf · Σ_{jj, q} w_B(q) · cf · ∂U, where the
@@ -127,18 +125,9 @@ def _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, i, row_ok, j, ch, C, n, m, A: tl
 
 
 @triton.jit
-def up_bwd_kernel(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, n, m, C, S: tl.constexpr, BLOCK_W: tl.constexpr,
-                  CP: tl.constexpr):
-    """∂xn of input row r (window coordinates), columns of this program's tile: the adjoint of
-    :func:`up_fwd_kernel` (input row r is tap 0 of cell row r, tap 1 of r − 1, tap 2 of r − 2).
-    Also this program's share of ∂tile[b, p, q] = Σ ∂U over the cells (r − 1, c − 1) of its
-    columns c, written to dtile_ptr[program, p, q, channel] (float32; summed afterwards in a
-    fixed order)."""
-    row, ch = _row_and_channels(C, CP)  # row = b·n + r
-    b = row // n
-    r = row % n
-    j = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
-    acc = tl.zeros((BLOCK_W, CP), tl.float32)
+def _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, b, r, j, ch, n, m, C, prog, S: tl.constexpr):
+    """∂x of input row r, pixels j, channels ``ch`` (one group), and the group's ∂tile share."""
+    acc = tl.zeros((j.shape[0], ch.shape[0]), tl.float32)
     acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r, r < n - 2, j, ch, C, n, m, 0, S)
     acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r - 1, (r >= 1) & (r - 1 < n - 2), j, ch, C, n, m, 1, S)
     acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r - 2, r >= 2, j, ch, C, n, m, 2, S)
@@ -151,9 +140,26 @@ def up_bwd_kernel(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, n, m, C, S: tl.cons
     ok = (i >= 0) & (i < n - 2) & (jj >= 0) & (jj < m - 2)
     mask = ok[:, None] & (ch < C)[None, :]
     wo = (m - 2) * S
-    prog = (row * tl.num_programs(1) + tl.program_id(1)).to(tl.int64)  # one slot per (row, column tile)
     for p in tl.static_range(S):
         base = du_ptr + (b * ((n - 2) * S) + S * i + p).to(tl.int64) * wo * C
         for q in tl.static_range(S):
             g = tl.load(base + (S * jj + q)[:, None] * C + ch[None, :], mask=mask, other=0.0).to(tl.float32)
             tl.store(dtile_ptr + (prog * S * S + p * S + q) * C + ch, tl.sum(g, axis=0), mask=ch < C)
+
+
+@triton.jit
+def up_bwd_kernel(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, n, m, C, S: tl.constexpr, BLOCK_W: tl.constexpr,
+                  CM: tl.constexpr, CT: tl.constexpr):
+    """∂xn of input row r (window coordinates), columns of this program's tile: the adjoint of
+    :func:`up_fwd_kernel` (input row r is tap 0 of cell row r, tap 1 of r − 1, tap 2 of r − 2).
+    Also this program's share of ∂tile[b, p, q] = Σ ∂U over the cells (r − 1, c − 1) of its
+    columns c, written to dtile_ptr[program, p, q, channel] (float32; summed afterwards in a
+    fixed order). Grid: B·n, column tiles; the main channel group, then the tail."""
+    row = tl.program_id(0)  # b·n + r
+    b = row // n
+    r = row % n
+    j = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
+    prog = (row * tl.num_programs(1) + tl.program_id(1)).to(tl.int64)  # one slot per (row, column tile)
+    _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, b, r, j, tl.arange(0, CM), n, m, C, prog, S)
+    if CT > 0:
+        _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, b, r, j, CM + tl.arange(0, CT), n, m, C, prog, S)
