@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 
-from _bench_common import kernel_category  # noqa: E402
+from _bench_common import format_timeline, kernel_category, trace_kernels  # noqa: E402
 
 
 def test_bench_train_runs_on_cpu_and_reports(tmp_path):
@@ -37,6 +39,31 @@ def test_bench_mlp_align_runs_on_cpu_and_reports(tmp_path):
     assert report["real_ms"] > 0 and report["aligned_ms"] > 0
     assert all(w % 8 == 0 for b in report["blocks"] for w in b["aligned_widths"])
     assert len(report["blocks"]) == 4  # tiny: depths 1, 1, 1, 1
+
+
+def test_trace_kernels_lists_kernels_in_launch_order_with_grids():
+    trace = {"traceEvents": [
+        {"cat": "cpu_op", "name": "aten::mm", "ts": 5.0, "dur": 9.0},
+        {"cat": "kernel", "name": "bwd_z_kernel", "ts": 130.0, "dur": 7.5,
+         "args": {"grid": [540, 60, 1], "block": [128, 1, 1]}},
+        {"cat": "kernel", "name": "fwd_kernel", "ts": 100.0, "dur": 20.0,
+         "args": {"grid": [1080, 120, 1], "block": [128, 1, 1]}},
+    ]}
+    rows = trace_kernels(trace)
+    assert [r["name"] for r in rows] == ["fwd_kernel", "bwd_z_kernel"]
+    assert rows[0]["start_us"] == 0.0 and rows[1]["start_us"] == 30.0
+    assert rows[1]["grid"] == [540, 60, 1] and rows[1]["us"] == 7.5
+    text = format_timeline(rows)
+    assert "[1080, 120, 1]" in text and text.splitlines()[-1] == "# 2 kernels, 28 us busy in a span of 38 us"
+    assert trace_kernels({"traceEvents": []}) == []
+
+
+def test_bench_train_timeline_needs_cuda(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "bench_train.py"), "--device", "cpu",
+                           "--presets", "tiny", "--sizes", "tiny", "--timeline", str(tmp_path / "t.txt")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "--timeline needs a CUDA device" in proc.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_kernel_categories():
@@ -67,3 +94,17 @@ def test_bench_rate_trains_a_sequence_and_reports_bits_by_kind(tmp_path):
     assert report["stage2"]["bits"] < report["stage2"]["bits_at_init"]
     assert report["file"]["file_bytes"] > 0 and "stage1" in report["timings"]
     assert report["stage1"]["skipped_steps"] == 0 and report["stage2"]["loss"] > 0
+
+
+@pytest.mark.gpu
+def test_bench_train_writes_a_kernel_timeline_on_gpu(tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "bench_train.py"), "--device", "cuda",
+                           "--presets", "tiny", "--sizes", "tiny", "--steps", "1", "--warmup", "1", "--no-compile",
+                           "--timeline", str(tmp_path / "t.txt")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = (tmp_path / "t_tiny_tiny.txt").read_text().splitlines()
+    assert len(lines) > 10 and lines[-1].startswith("# ") and "kernels" in lines[-1]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -140,3 +141,45 @@ def print_kernel_profile(prof: Mapping[str, Any]) -> None:
           ", ".join(f"{k} {v:.2f} ms" for k, v in prof["by_category"].items()))
     for row in prof["top"]:
         print(f"  {row['ms']:8.3f} ms {100 * row['share']:5.1f} % x{row['launches_per_step']:<5g} {row['name'][:110]}")
+
+
+def trace_kernels(trace: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The GPU kernels of a ``torch.profiler`` Chrome trace (``export_chrome_trace``'s JSON), in
+    launch order: ``{"name", "start_us" (from the first kernel), "us", "grid", "block"}``.
+
+    Unlike :func:`kernel_profile`'s totals, the order and the grid tell which layer a kernel
+    belongs to (the forward's stages run in order, the backward's in reverse, and a grid's size
+    says how many pixels a kernel covers): docs/performance.md attributes the step's time to its
+    stages this way."""
+    events = sorted((e for e in trace.get("traceEvents", []) if e.get("cat") == "kernel"), key=lambda e: e["ts"])
+    t0 = events[0]["ts"] if events else 0.0
+    return [{"name": e["name"], "start_us": e["ts"] - t0, "us": e.get("dur", 0.0),
+             "grid": e.get("args", {}).get("grid"), "block": e.get("args", {}).get("block")} for e in events]
+
+
+def format_timeline(rows: list[dict[str, Any]]) -> str:
+    """:func:`trace_kernels`' rows as a text table, one kernel per line, and a summary line."""
+    lines = [f"{'#':>4} {'start us':>10} {'us':>8} {'grid':>16} {'block':>14}  kernel"]
+    for i, r in enumerate(rows):
+        lines.append(f"{i:4d} {r['start_us']:10.1f} {r['us']:8.1f} {str(r['grid']):>16} {str(r['block']):>14}  "
+                     f"{r['name'][:120]}")
+    busy = sum(r["us"] for r in rows)
+    span = rows[-1]["start_us"] + rows[-1]["us"] if rows else 0.0
+    lines.append(f"# {len(rows)} kernels, {busy:.0f} us busy in a span of {span:.0f} us")
+    return "\n".join(lines) + "\n"
+
+
+def kernel_timeline(run: Callable[[], object], device: torch.device) -> list[dict[str, Any]]:
+    """:func:`trace_kernels` of one call of ``run`` on a CUDA device (host activity is recorded
+    too, so the gaps between kernels are as the profiler sees them: somewhat longer than
+    unprofiled)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    sync(device)
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        run()
+        sync(device)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trace.json"
+        prof.export_chrome_trace(str(path))
+        return trace_kernels(json.loads(path.read_text()))

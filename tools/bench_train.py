@@ -31,7 +31,16 @@ from pathlib import Path
 import torch
 
 # _bench_common first: it puts the repository on sys.path.
-from _bench_common import bench_device, device_name, kernel_profile, print_kernel_profile, sync, write_report
+from _bench_common import (
+    bench_device,
+    device_name,
+    format_timeline,
+    kernel_profile,
+    kernel_timeline,
+    print_kernel_profile,
+    sync,
+    write_report,
+)
 from mvhinerv.arch import arch_from_preset, count_parameters, macs_per_pixel
 from mvhinerv.model import MVHiNeRV, resolve_dwconv
 from mvhinerv.quant import QuantSteps
@@ -143,6 +152,10 @@ def bench_case(preset: str, size: str, args: argparse.Namespace, device: torch.d
         result["speedup_vs_hinerv"] = px_per_s / HINERV_S_PX_PER_S
     if args.profile and device.type == "cuda":
         result["profile"] = kernel_profile(lambda: run(1, 0), device, args.profile)
+    if args.timeline is not None:
+        path = args.timeline.with_name(f"{args.timeline.stem}_{preset}_{size}{args.timeline.suffix}")
+        path.write_text(format_timeline(kernel_timeline(lambda: run(1, 0), device)))
+        result["timeline"] = str(path)
     return result
 
 
@@ -170,8 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="after timing, profile N more steps on CUDA and print the top kernels")
+    ap.add_argument("--timeline", type=Path, default=None, metavar="FILE",
+                    help="after timing, trace one more step on CUDA and write its kernels in launch order, "
+                         "with grids, to FILE_<preset>_<size>.txt (docs/performance.md § Training step)")
     args = ap.parse_args(argv)
     device = bench_device(args.device, args.threads, tf32=True)
+    if args.timeline is not None and device.type != "cuda":
+        ap.error("--timeline needs a CUDA device (it lists GPU kernels)")
     results = []
     for preset in args.presets.split(","):
         for size in args.sizes.split(","):
