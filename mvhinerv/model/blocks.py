@@ -126,6 +126,8 @@ class ConvNeXtBlock(nn.Module):
         and, on the fused path, to A(C2) outputs (cut back by the caller)."""
         c2, hidden = self.fc2.shape
         rows = aligned_width(c2) if self.dwconv_impl == "fused" else c2
+        if (rows, g.shape[-1]) == (c2, hidden):
+            return self.fc2
         return F.pad(self.fc2, (0, g.shape[-1] - hidden, 0, rows - c2))
 
     def coded(self, prefix: str) -> list[CodedParam]:
