@@ -4,6 +4,7 @@ at toy sizes and write the report fields the docs rely on (timings are never ass
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,21 @@ def test_bench_train_timeline_needs_cuda(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "--timeline needs a CUDA device" in proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_bench_upsample_runs_in_triton_interpreter_and_reports(tmp_path):
+    pytest.importorskip("triton", reason="Triton is a test dependency (pyproject [test])")
+    out = tmp_path / "up.json"
+    cmd = [sys.executable, str(REPO / "tools" / "bench_upsample.py"), "--device", "cpu", "--preset", "tiny",
+           "--size", "32x18", "--no-compile", "--repeats", "1", "--out", str(out)]
+    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                             env={k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"})
+    assert refused.returncode == 2 and "cannot run on cpu" in refused.stderr and not out.exists()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "TRITON_INTERPRET": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    cases = json.loads(out.read_text())["results"]
+    assert [c["case"] for c in cases] == ["pytorch", "triton"]
+    assert all(len(c["stages"]) == 4 and c["forward_ms"] > 0 and c["train_ms"] > 0 for c in cases)
 
 
 def test_kernel_categories():

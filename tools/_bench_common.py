@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -62,6 +63,27 @@ def sync(device: torch.device) -> None:
     timed region, or the clock measures only the kernel launches."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def time_ms(fn: Callable[[], object], repeats: int) -> float:
+    """Median time of ``fn()`` in ms, after two warm-up calls: CUDA events when CUDA is available,
+    else the wall clock (for the layer benchmarks, which time one call at a time)."""
+    for _ in range(2):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if not torch.cuda.is_available():
+            t0 = time.perf_counter()
+            fn()
+            times.append(1e3 * (time.perf_counter() - t0))
+            continue
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
 
 
 def device_name(device: torch.device) -> str:

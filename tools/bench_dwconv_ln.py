@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import statistics
 import sys
 import time
 
 import torch
 from torch.nn import functional as F
 
-from _bench_common import bench_device, device_name, write_report  # first: puts the repo on sys.path
+from _bench_common import bench_device, device_name, time_ms, write_report  # first: puts the repo on sys.path
 from mvhinerv.arch import arch_from_preset
 from mvhinerv.model import dwconv_ln as op
 from mvhinerv.model.blocks import depthwise3x3_shift
@@ -48,27 +47,6 @@ def _inductor(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 def _fused(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return op.dwconv_ln(x, w, LN_EPS)
-
-
-def time_ms(fn, repeats: int) -> float:
-    """Median time of ``fn()`` in ms, after two warm-up calls: CUDA events when CUDA is available,
-    else the wall clock."""
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if not torch.cuda.is_available():
-            t0 = time.perf_counter()
-            fn()
-            times.append(1e3 * (time.perf_counter() - t0))
-            continue
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
 
 
 def measure(impl, shape: tuple[int, int, int], batch: int, device: torch.device, repeats: int) -> dict:

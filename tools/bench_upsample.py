@@ -1,0 +1,95 @@
+"""The upsamplers' stencil alone: the Triton kernels against what Inductor generates.
+
+For every stage of a preset at a frame size (one frame, the stage's input window with its
+one-cell border, float32 as the LayerNorm returns it under autocast), times the forward and
+forward + backward of ``mvhinerv.model.upsample_op`` (bilinear ×s, edge factors, encoding tile)
+and of :func:`mvhinerv.model.upsample.upsample_stencil`, compiled by ``torch.compile`` (or eager,
+``--no-compile``), and prints the per-network totals (docs/performance.md § Training step).
+
+Example::
+
+    python tools/bench_upsample.py --preset S --size 1920x1080 --out upsample.json
+    TRITON_INTERPRET=1 python tools/bench_upsample.py --device cpu --preset tiny --size 64x36 --no-compile
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from _bench_common import bench_device, device_name, time_ms, write_report  # first: puts the repo on sys.path
+from mvhinerv.arch import arch_from_preset
+from mvhinerv.model.dwconv_ln import fused_available
+from mvhinerv.model.upsample import edge_factor, upsample_stencil
+from mvhinerv.model.upsample_op import upsample_stencil_fused
+
+
+def stage_inputs(preset: str, width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """(n, m, C_in, s) of every stage's upsampler input window (the level map and its border)."""
+    arch = arch_from_preset(preset, width, height, 8, 1)
+    shapes = []
+    for i in range(arch.num_stages):
+        h, w = arch.level_size(i)
+        shapes.append((h + 2, w + 2, arch.stage_widths[i][0], arch.scales[i]))
+    return shapes
+
+
+def measure(impl, shape: tuple[int, int, int, int], device: torch.device, repeats: int) -> dict:
+    n, m, c, s = shape
+    x = torch.randn(1, n, m, c, device=device, requires_grad=True)
+    tile = torch.randn(1, s, s, c, device=device, requires_grad=True)
+    rf = edge_factor(torch.arange((n - 2) * s, device=device)[None], s, n - 2)
+    cf = edge_factor(torch.arange((m - 2) * s, device=device)[None], s, m - 2)
+    grad = torch.randn(1, (n - 2) * s, (m - 2) * s, c, device=device)
+
+    def forward():
+        with torch.no_grad():
+            impl(x, tile, rf, cf, s)
+
+    def train():
+        torch.autograd.grad(impl(x, tile, rf, cf, s), (x, tile), grad)
+
+    return {"forward_ms": time_ms(forward, repeats), "train_ms": time_ms(train, repeats)}
+
+
+def _pytorch(x, tile, rf, cf, s):
+    return upsample_stencil(x, s, tile, rf, cf)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cuda", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--preset", default="S")
+    ap.add_argument("--size", default="1920x1080", help="WxH of the frame")
+    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
+                    help="compile the PyTorch stencil with torch.compile (Inductor), as in training")
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    device = bench_device(args.device)
+    if not fused_available(device):
+        ap.error(f"the Triton kernels cannot run on {device.type} (a CUDA GPU, or TRITON_INTERPRET=1 on a CPU)")
+    width, height = map(int, args.size.lower().split("x"))
+    shapes = stage_inputs(args.preset, width, height)
+    reference = torch.compile(_pytorch) if args.compile else _pytorch
+    results = []
+    for name, impl in (("inductor" if args.compile else "pytorch", reference), ("triton", upsample_stencil_fused)):
+        per_stage = [{"shape": s, **measure(impl, s, device, args.repeats)} for s in shapes]
+        total = {k: sum(r[k] for r in per_stage) for k in ("forward_ms", "train_ms")}
+        results.append({"case": name, **total, "stages": per_stage})
+        print(f"{name:10s} forward {total['forward_ms']:7.3f} ms  forward+backward {total['train_ms']:7.3f} ms  "
+              f"(per stage: " + " ".join(f"{r['forward_ms']:.3f}/{r['train_ms']:.3f}" for r in per_stage) + ")",
+              flush=True)
+    if args.out:
+        write_report(args.out, {"tool": "tools/bench_upsample.py", "argv": sys.argv[1:] if argv is None else argv,
+                                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                "device": device_name(device), "torch": torch.__version__,
+                                "preset": args.preset, "size": args.size, "results": results})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
