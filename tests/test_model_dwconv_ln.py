@@ -69,10 +69,10 @@ def test_channel_groups_cover_the_padded_row():
     from mvhinerv.model.blocks import aligned_width
 
     assert [aligned_width(c) for c in (3, 8, 35, 70, 140, 280)] == [8, 8, 40, 72, 144, 280]
-    assert op._groups(70) == (64, 8) and op._groups(35) == (32, 4) and op._groups(64) == (64, 0)
+    assert op.channel_groups(70) == (64, 8) and op.channel_groups(35) == (32, 4) and op.channel_groups(64) == (64, 0)
     for c in range(1, 300):
         for width in {c, aligned_width(c)}:
-            cm, ct = op._groups(c, width)
+            cm, ct = op.channel_groups(c, width)
             assert cm <= c and cm + ct >= width, (c, width, cm, ct)
             assert cm & (cm - 1) == 0 and ct & (ct - 1) == 0, (c, width, cm, ct)
 

@@ -87,9 +87,10 @@ def dwconv_ln_reference(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     return F.layer_norm(z, (z.shape[-1],), eps=eps)
 
 
-def _groups(c: int, width: int | None = None) -> tuple[int, int]:
+def channel_groups(c: int, width: int | None = None) -> tuple[int, int]:
     """(CM, CT): the main and tail channel groups of a tile (dwconv_ln_kernels' docstring) for c
     channels, covering ``width`` ≥ c lanes (default c; the forward writes zeros up to width).
+    The upsampler's kernels (:mod:`.upsample_op`) tile their rows the same way.
 
     Split: CM = the largest power of two ≤ c (so every main lane is a real channel), CT = the
     rest up to width padded to a power of two (0 if none), e.g. 70 → (64, 8), 35 → (32, 4),
@@ -106,12 +107,13 @@ def _pow2(c: int) -> int:
     return 1 << (c - 1).bit_length()
 
 
-def _block_w(cp: int) -> int:
+def tile_pixels(cp: int) -> int:
     """Pixels per tile for a group of cp lanes (about _TILE_VALUES values, at most 128 pixels)."""
     return max(1, min(128, _TILE_VALUES // cp))
 
 
-def _cdiv(a: int, b: int) -> int:
+def cdiv(a: int, b: int) -> int:
+    """⌈a / b⌉ for positive integers (grid sizes)."""
     return -(-a // b)
 
 
@@ -134,9 +136,9 @@ def _dwconv_ln_op(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype,
     b, h, w, c = x.shape
     y = torch.empty((b, h, w, width), dtype=out_dtype, device=x.device)
     rstd = torch.empty(x.shape[:3], dtype=torch.float32, device=x.device)
-    cm, ct = _groups(c, width)  # the tile covers the zero channels too
-    block_w = _block_w(cm)
-    k.fwd_kernel[(b * h, _cdiv(w, block_w))](x, weight, y, rstd, h, w, c, width, eps, BLOCK_W=block_w, CM=cm,
+    cm, ct = channel_groups(c, width)  # the tile covers the zero channels too
+    block_w = tile_pixels(cm)
+    k.fwd_kernel[(b * h, cdiv(w, block_w))](x, weight, y, rstd, h, w, c, width, eps, BLOCK_W=block_w, CM=cm,
                                              CT=ct, MAIN_REAL=cm <= c, num_warps=_WARPS)
     return y, rstd
 
@@ -152,19 +154,19 @@ def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, r
 
     x, weight, grad, y, rstd = (t.contiguous() for t in (x, weight, grad, y, rstd))
     b, h, w, c = x.shape
-    cm, ct = _groups(c)
-    block_w = _block_w(cm)
+    cm, ct = channel_groups(c)
+    block_w = tile_pixels(cm)
     dz = torch.empty(x.shape, dtype=grad.dtype, device=x.device)
-    k.bwd_z_kernel[(b * h, _cdiv(w, block_w))](y, grad, rstd, dz, h, w, c, y.shape[-1], BLOCK_W=block_w, CM=cm,
+    k.bwd_z_kernel[(b * h, cdiv(w, block_w))](y, grad, rstd, dz, h, w, c, y.shape[-1], BLOCK_W=block_w, CM=cm,
                                                CT=ct, num_warps=_WARPS)
-    splits = max(1, min(_cdiv(w, block_w), _cdiv(_MIN_PROGRAMS, b * h)))
+    splits = max(1, min(cdiv(w, block_w), cdiv(_MIN_PROGRAMS, b * h)))
     partial = torch.empty((b * h * splits, 9, c), dtype=torch.float32, device=x.device)
     dx = torch.empty_like(x)
     for c0, cp in ((0, cm), (cm, ct)) if ct else ((0, cm),):
         # ∂w and ∂x do not reduce over channels: one launch per group, each with its own tile
         # width. Program (row, split) of either group adds into partial[row · splits + split].
-        bw = _block_w(cp)
-        k.bwd_wx_kernel[(b * h, splits)](x, dz, weight, dx, partial, h, w, c, splits, _cdiv(_cdiv(w, bw), splits),
+        bw = tile_pixels(cp)
+        k.bwd_wx_kernel[(b * h, splits)](x, dz, weight, dx, partial, h, w, c, splits, cdiv(cdiv(w, bw), splits),
                                         BLOCK_W=bw, C0=c0, CP=cp, num_warps=_WARPS)
     dw = partial.sum(0).t().contiguous().view(c, 1, 3, 3).to(weight.dtype)
     return dx, dw
@@ -206,4 +208,4 @@ def dwconv_ln(x: Tensor, weight: Tensor, eps: float, width: int | None = None) -
     return _dwconv_ln_op(x, weight, eps, out_dtype, x.shape[-1] if width is None else width)[0]
 
 
-__all__ = ["dwconv_ln", "dwconv_ln_reference", "fused_available"]
+__all__ = ["cdiv", "channel_groups", "dwconv_ln", "dwconv_ln_reference", "fused_available", "tile_pixels"]

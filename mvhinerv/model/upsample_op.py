@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mvhinerv.model.dwconv_ln import _block_w, _cdiv, _groups
+from mvhinerv.model.dwconv_ln import cdiv, channel_groups, tile_pixels
 
 _WARPS = 4
 
@@ -29,8 +29,8 @@ _WARPS = 4
 def _tiling(c: int) -> tuple[int, int, int]:
     """(CM, CT, BLOCK_W): the channel groups and cells per program, as the fused depthwise
     kernels tile (about 1024 values per group tile)."""
-    cm, ct = _groups(c)
-    return cm, ct, _block_w(cm)
+    cm, ct = channel_groups(c)
+    return cm, ct, tile_pixels(cm)
 
 
 def _check(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int) -> None:
@@ -52,7 +52,7 @@ def _upsample_op(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor
     b, n, m, c = x.shape
     u = torch.empty((b, (n - 2) * scale, (m - 2) * scale, c), dtype=x.dtype, device=x.device)
     cm, ct, bw = _tiling(c)
-    k.up_fwd_kernel[(b * (n - 2), _cdiv(m - 2, bw))](x, tile, rf, cf, u, n, m, c, S=scale, BLOCK_W=bw, CM=cm, CT=ct,
+    k.up_fwd_kernel[(b * (n - 2), cdiv(m - 2, bw))](x, tile, rf, cf, u, n, m, c, S=scale, BLOCK_W=bw, CM=cm, CT=ct,
                                                       num_warps=_WARPS)
     return u
 
@@ -74,7 +74,7 @@ def _upsample_backward_op(grad: Tensor, row_factor: Tensor, col_factor: Tensor, 
     b, c = grad.shape[0], grad.shape[-1]
     dx = torch.empty((b, n, m, c), dtype=grad.dtype, device=grad.device)
     cm, ct, bw = _tiling(c)
-    col_blocks = _cdiv(m, bw)
+    col_blocks = cdiv(m, bw)
     partial = torch.empty((b, n * col_blocks, scale, scale, c), dtype=torch.float32, device=grad.device)
     k.up_bwd_kernel[(b * n, col_blocks)](grad, rf, cf, dx, partial, n, m, c, S=scale, BLOCK_W=bw, CM=cm, CT=ct,
                                          num_warps=_WARPS)
