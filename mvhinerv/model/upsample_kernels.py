@@ -21,12 +21,11 @@ import triton.language as tl
 
 @triton.jit
 def _lerp3(t0, t1, t2, P: tl.constexpr, S: tl.constexpr):
-    """Phase P of ×S: max(−f, 0)·t0 + (1 − |f|)·t1 + max(f, 0)·t2, f = (P + 0.5)/S − 0.5."""
-    F: tl.constexpr = (P + 0.5) / S - 0.5
-    if F < 0:
-        r = t0 * (-F) + t1 * (1.0 + F)
-    elif F > 0:
-        r = t1 * (1.0 - F) + t2 * F
+    """Phase P of ×S: Σ_A w_A·t_A with the weights of :func:`_weight`; at most two are not 0."""
+    if _weight(P, 0, S) != 0.0:
+        r = t0 * _weight(P, 0, S) + t1 * _weight(P, 1, S)
+    elif _weight(P, 2, S) != 0.0:
+        r = t1 * _weight(P, 1, S) + t2 * _weight(P, 2, S)
     else:
         r = t1
     return r
