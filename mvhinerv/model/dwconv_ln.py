@@ -139,7 +139,7 @@ def _dwconv_ln_op(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype,
     cm, ct = channel_groups(c, width)  # the tile covers the zero channels too
     block_w = tile_pixels(cm)
     k.fwd_kernel[(b * h, cdiv(w, block_w))](x, weight, y, rstd, h, w, c, width, eps, BLOCK_W=block_w, CM=cm,
-                                             CT=ct, MAIN_REAL=cm <= c, num_warps=_WARPS)
+                                            CT=ct, MAIN_REAL=cm <= c, num_warps=_WARPS)
     return y, rstd
 
 
@@ -158,7 +158,7 @@ def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, r
     block_w = tile_pixels(cm)
     dz = torch.empty(x.shape, dtype=grad.dtype, device=x.device)
     k.bwd_z_kernel[(b * h, cdiv(w, block_w))](y, grad, rstd, dz, h, w, c, y.shape[-1], BLOCK_W=block_w, CM=cm,
-                                               CT=ct, num_warps=_WARPS)
+                                              CT=ct, num_warps=_WARPS)
     splits = max(1, min(cdiv(w, block_w), cdiv(_MIN_PROGRAMS, b * h)))
     partial = torch.empty((b * h * splits, 9, c), dtype=torch.float32, device=x.device)
     dx = torch.empty_like(x)
@@ -167,7 +167,7 @@ def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, r
         # width. Program (row, split) of either group adds into partial[row · splits + split].
         bw = tile_pixels(cp)
         k.bwd_wx_kernel[(b * h, splits)](x, dz, weight, dx, partial, h, w, c, splits, cdiv(cdiv(w, bw), splits),
-                                        BLOCK_W=bw, C0=c0, CP=cp, num_warps=_WARPS)
+                                         BLOCK_W=bw, C0=c0, CP=cp, num_warps=_WARPS)
     dw = partial.sum(0).t().contiguous().view(c, 1, 3, 3).to(weight.dtype)
     return dx, dw
 

@@ -53,7 +53,7 @@ def _upsample_op(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor
     u = torch.empty((b, (n - 2) * scale, (m - 2) * scale, c), dtype=x.dtype, device=x.device)
     cm, ct, bw = _tiling(c)
     k.up_fwd_kernel[(b * (n - 2), cdiv(m - 2, bw))](x, tile, rf, cf, u, n, m, c, S=scale, BLOCK_W=bw, CM=cm, CT=ct,
-                                                      num_warps=_WARPS)
+                                                    num_warps=_WARPS)
     return u
 
 
