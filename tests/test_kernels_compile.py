@@ -45,3 +45,14 @@ def test_upsample_kernels_compile_for_sm90(scale):
                                "u_ptr": "*fp32"}, consts)
     _compile(k.up_bwd_kernel, {"du_ptr": "*fp32", "rf_ptr": "*fp32", "cf_ptr": "*fp32", "dx_ptr": "*fp32",
                                "dtile_ptr": "*fp32"}, consts)
+
+
+@pytest.mark.parametrize("lum, has_valid, want_grad", [(False, False, True), (True, True, False)])
+def test_ssim_kernels_compile_for_sm90(lum, has_valid, want_grad):
+    from mvhinerv.train import ssim_kernels as k
+
+    _compile(k.ssim_fwd_kernel, {"x_ptr": "*fp32", "y_ptr": "*fp32", "g_ptr": "*fp32", "valid_ptr": "*fp32",
+                                 "part_ptr": "*fp32", "coef_ptr": "*fp32", "c1": "fp32", "c2": "fp32"},
+             {"K": 5, "KP": 8, "RS": 32, "BW": 128, "LUM": lum, "HAS_VALID": has_valid, "WANT_GRAD": want_grad})
+    _compile(k.ssim_bwd_kernel, {"x_ptr": "*fp32", "y_ptr": "*fp32", "g_ptr": "*fp32", "coef_ptr": "*fp32",
+                                 "go_ptr": "*fp32", "dx_ptr": "*fp32"}, {"K": 5, "KP": 8, "RS": 32, "BW": 128})

@@ -9,21 +9,16 @@ in bf16, output in bf16 under autocast) to bf16 rounding of the output.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from interpreter_support import interpreter_report
 
 from mvhinerv.config import EncodeConfig
 from mvhinerv.errors import ConfigError
 from mvhinerv.model import MVHiNeRV, default_dwconv
 from mvhinerv.model.dwconv_ln import fused_available
 
-HERE = Path(__file__).resolve().parent
 F32 = {"y": 5e-6, "dx": 5e-6, "dw": 5e-6, "pad": 0.0}
 BF16 = {"y": 3e-2, "dx": 2e-2, "dw": 1e-2, "pad": 0.0}
 BLOCK = {"out": 1e-5, "grads": 1e-5}
@@ -35,12 +30,7 @@ def _assert_within(errors: dict[str, float], limits: dict[str, float], what: str
 
 
 def test_kernels_match_float64_reference_in_triton_interpreter():
-    pytest.importorskip("triton", reason="Triton is a test dependency (pyproject [test])")
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    proc = subprocess.run([sys.executable, str(HERE / "dwconv_ln_support.py")], capture_output=True,
-                          text=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = interpreter_report("dwconv_ln_support.py")
     for shape, errors in (report["ops"] | report["padded"]).items():
         _assert_within(errors, F32, shape)
     for block, errors in report["blocks"].items():

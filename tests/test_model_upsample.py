@@ -6,16 +6,11 @@ test_model_dwconv_ln.py); on a GPU compiled (marker ``gpu``)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from interpreter_support import interpreter_report
 
-HERE = Path(__file__).resolve().parent
 #: Relative to the reference's largest magnitude: float32 rounding of a few terms.
 LIMIT = 1e-6
 
@@ -26,12 +21,7 @@ def _check(report: dict[str, dict[str, float]]) -> None:
 
 
 def test_stencil_matches_float64_reference_in_triton_interpreter():
-    pytest.importorskip("triton", reason="Triton is a test dependency (pyproject [test])")
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    proc = subprocess.run([sys.executable, str(HERE / "upsample_support.py")], capture_output=True, text=True,
-                          env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = interpreter_report("upsample_support.py")
     assert len(report) >= 5
     _check(report)
 

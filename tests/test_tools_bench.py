@@ -4,7 +4,6 @@ at toy sizes and write the report fields the docs rely on (timings are never ass
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 
 from _bench_common import format_timeline, kernel_category, trace_kernels  # noqa: E402
+from interpreter_support import interpreted  # noqa: E402
 
 
 def test_bench_train_runs_on_cpu_and_reports(tmp_path):
@@ -67,19 +67,27 @@ def test_bench_train_timeline_needs_cuda(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_bench_upsample_runs_in_triton_interpreter_and_reports(tmp_path):
-    pytest.importorskip("triton", reason="Triton is a test dependency (pyproject [test])")
-    out = tmp_path / "up.json"
-    cmd = [sys.executable, str(REPO / "tools" / "bench_upsample.py"), "--device", "cpu", "--preset", "tiny",
-           "--size", "32x18", "--no-compile", "--repeats", "1", "--out", str(out)]
-    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                             env={k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"})
+def _kernel_tool_cases(tool: str, args: list[str], out: Path) -> list[dict]:
+    """A kernel benchmark refuses a CPU without the interpreter (exit 2, no report), then runs in
+    it; the report's cases."""
+    cmd = [str(REPO / "tools" / tool), "--device", "cpu", "--no-compile", "--repeats", "1", *args, "--out", str(out)]
+    refused = interpreted(cmd, interpret=False)
     assert refused.returncode == 2 and "cannot run on cpu" in refused.stderr and not out.exists()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "TRITON_INTERPRET": "1"})
+    proc = interpreted(cmd)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    cases = json.loads(out.read_text())["results"]
+    return json.loads(out.read_text())["results"]
+
+
+def test_bench_upsample_runs_in_triton_interpreter_and_reports(tmp_path):
+    cases = _kernel_tool_cases("bench_upsample.py", ["--preset", "tiny", "--size", "32x18"], tmp_path / "up.json")
     assert [c["case"] for c in cases] == ["pytorch", "triton"]
     assert all(len(c["stages"]) == 4 and c["forward_ms"] > 0 and c["train_ms"] > 0 for c in cases)
+
+
+def test_bench_loss_runs_in_triton_interpreter_and_reports(tmp_path):
+    cases = _kernel_tool_cases("bench_loss.py", ["--size", "40x24"], tmp_path / "loss.json")
+    assert [c["case"] for c in cases] == ["pytorch", "triton"]
+    assert all(c["forward_ms"] > 0 and c["train_ms"] > 0 for c in cases)
 
 
 def test_kernel_categories():

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mvhinerv.config import EncodeConfig
 from mvhinerv.errors import ConfigError
@@ -344,3 +345,19 @@ def test_lambda_is_a_graph_input_so_a_rate_ladder_compiles_once():
     loss = fn(batch.views, batch.frames, batch.y0, batch.x0, batch.target, batch.mask, torch.tensor(0.5), batch.patch)[0]
     assert graphs and torch.isfinite(loss)
     assert not any("1234.5678" in g for g in graphs), "λ was baked into the graph as a constant"
+
+
+def test_halving_matches_ceil_mode_pooling_and_compiles_to_the_same_gradient():
+    """MS-SSIM's 2×2 pyramid step averages the real pixels of an odd last row/column, as
+    ``avg_pool2d(ceil_mode=True)`` does in eager mode; Inductor's backward of ceil_mode divides
+    those windows by 4 (pytorch/pytorch#198119), hence ``losses._halve``."""
+    from mvhinerv.train.losses import _halve
+
+    torch.manual_seed(3)
+    x = torch.rand(2, 3, 45, 50, dtype=torch.float64, requires_grad=True)
+    weights = torch.rand(2, 3, 23, 25, dtype=torch.float64)
+    torch.testing.assert_close(_halve(x), F.avg_pool2d(x, 2, ceil_mode=True))
+    expected = torch.autograd.grad((F.avg_pool2d(x, 2, ceil_mode=True) * weights).sum(), x)[0]
+    torch.testing.assert_close(torch.autograd.grad((_halve(x) * weights).sum(), x)[0], expected)
+    compiled = torch.compile(lambda v: (_halve(v) * weights).sum())
+    torch.testing.assert_close(torch.autograd.grad(compiled(x), x)[0], expected)

@@ -13,6 +13,7 @@ checkout even without ``pip install -e``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import statistics
@@ -86,12 +87,42 @@ def time_ms(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
+def add_kernel_bench_args(ap: argparse.ArgumentParser, compiled: str) -> None:
+    """The options of the benchmarks that time hand-written Triton kernels against the PyTorch
+    form they replace (``bench_upsample.py``, ``bench_loss.py``): ``--device`` (default cuda),
+    ``--compile`` (of the PyTorch form, described by ``compiled``), ``--repeats``, ``--out``."""
+    ap.add_argument("--device", default="cuda", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
+                    help=f"compile {compiled} with torch.compile (Inductor), as in training")
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--out", default=None)
+
+
+def kernel_bench_device(ap: argparse.ArgumentParser, name: str) -> torch.device:
+    """:func:`bench_device` for such a benchmark; exits (status 2, one line) where the kernels
+    cannot run: not a CUDA GPU, nor a CPU with ``TRITON_INTERPRET=1``."""
+    from mvhinerv.model.dwconv_ln import fused_available
+
+    device = bench_device(name)
+    if not fused_available(device):
+        ap.error(f"the Triton kernels cannot run on {device.type} (a CUDA GPU, or TRITON_INTERPRET=1 on a CPU)")
+    return device
+
+
 def device_name(device: torch.device) -> str:
     """The GPU's name on CUDA, else the CPU's (``platform.processor()``, or the machine type where
     the platform does not say, e.g. on many Linux distributions)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return platform.processor() or platform.machine()
+
+
+def report_header(tool: str, argv: list[str] | None, device: torch.device) -> dict[str, Any]:
+    """The fields every report starts with: the tool, its arguments (``argv``, or the command
+    line's), the UTC date, the device's name and torch's version."""
+    return {"tool": tool, "argv": sys.argv[1:] if argv is None else argv,
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "device": device_name(device),
+            "torch": torch.__version__}
 
 
 def write_report(path: Path, report: Mapping[str, Any]) -> None:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 import time
 
 import torch
 from torch.nn import functional as F
 
-from _bench_common import bench_device, device_name, time_ms, write_report  # first: puts the repo on sys.path
+from _bench_common import bench_device, report_header, time_ms, write_report  # first: puts the repo on sys.path
 from mvhinerv.arch import arch_from_preset
 from mvhinerv.model import dwconv_ln as op
 from mvhinerv.model.blocks import depthwise3x3_shift
@@ -100,11 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:40s} forward {total['forward_ms']:7.3f} ms  forward+backward {total['train_ms']:7.3f} ms  "
               f"(per block: " + " ".join(f"{r['train_ms']:.2f}" for r in per_shape) + ")", flush=True)
     if args.out:
-        write_report(args.out, {"tool": "tools/bench_dwconv_ln.py", "argv": sys.argv[1:] if argv is None else argv,
-                                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                "device": device_name(device), "torch": torch.__version__,
-                                "preset": args.preset, "size": args.size, "batch": args.batch,
-                                "results": results})
+        write_report(args.out, {**report_header("tools/bench_dwconv_ln.py", argv, device), "preset": args.preset,
+                                "size": args.size, "batch": args.batch, "results": results})
     return 0
 
 

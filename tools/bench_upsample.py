@@ -15,14 +15,17 @@ Example::
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 
 import torch
 
-from _bench_common import bench_device, device_name, time_ms, write_report  # first: puts the repo on sys.path
+from _bench_common import (  # first: puts the repo on sys.path
+    add_kernel_bench_args,
+    kernel_bench_device,
+    report_header,
+    time_ms,
+    write_report,
+)
 from mvhinerv.arch import arch_from_preset
-from mvhinerv.model.dwconv_ln import fused_available
 from mvhinerv.model.upsample import edge_factor, upsample_stencil
 from mvhinerv.model.upsample_op import upsample_stencil_fused
 
@@ -61,17 +64,11 @@ def _pytorch(x, tile, rf, cf, s):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cuda", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--preset", default="S")
     ap.add_argument("--size", default="1920x1080", help="WxH of the frame")
-    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
-                    help="compile the PyTorch stencil with torch.compile (Inductor), as in training")
-    ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--out", default=None)
+    add_kernel_bench_args(ap, "the PyTorch stencil")
     args = ap.parse_args(argv)
-    device = bench_device(args.device)
-    if not fused_available(device):
-        ap.error(f"the Triton kernels cannot run on {device.type} (a CUDA GPU, or TRITON_INTERPRET=1 on a CPU)")
+    device = kernel_bench_device(ap, args.device)
     width, height = map(int, args.size.lower().split("x"))
     shapes = stage_inputs(args.preset, width, height)
     reference = torch.compile(_pytorch) if args.compile else _pytorch
@@ -84,10 +81,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(per stage: " + " ".join(f"{r['forward_ms']:.3f}/{r['train_ms']:.3f}" for r in per_stage) + ")",
               flush=True)
     if args.out:
-        write_report(args.out, {"tool": "tools/bench_upsample.py", "argv": sys.argv[1:] if argv is None else argv,
-                                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                "device": device_name(device), "torch": torch.__version__,
-                                "preset": args.preset, "size": args.size, "results": results})
+        write_report(args.out, {**report_header("tools/bench_upsample.py", argv, device), "preset": args.preset,
+                                "size": args.size, "results": results})
     return 0
 
 

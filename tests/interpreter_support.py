@@ -1,0 +1,36 @@
+"""Running a test's Triton kernels in Triton's interpreter, for the CPU tests.
+
+Triton reads ``TRITON_INTERPRET`` when a kernel module is imported, so the kernels run in a fresh
+Python with the flag set: a ``*_support.py`` script that prints its report as one JSON line
+(tests/test_model_dwconv_ln.py, test_model_upsample.py, test_train_ssim.py), or a benchmark tool
+(test_tools_bench.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+def interpreted(args: list[str], interpret: bool = True) -> subprocess.CompletedProcess:
+    """``python ARGS`` with ``TRITON_INTERPRET=1`` (or, ``interpret=False``, without the flag);
+    skips the test where Triton is not installed."""
+    pytest.importorskip("triton", reason="Triton is a test dependency (pyproject [test])")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    if interpret:
+        env["TRITON_INTERPRET"] = "1"
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=600,
+                          check=False)
+
+
+def interpreter_report(script: str) -> dict:
+    """Run tests/``script`` in the interpreter; its last line of output, parsed as JSON."""
+    proc = interpreted([str(HERE / script)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
