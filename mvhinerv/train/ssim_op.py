@@ -145,10 +145,9 @@ def _ssim_backward_op(grad: Tensor, x: Tensor, y: Tensor, kernel: Tensor, coef: 
     ho, wo = coef.shape[2:]
     dx = torch.empty((b, c, h, w), dtype=torch.float32, device=x.device)
     grid, rs = _grid(b * c, h, w)
-    k.ssim_bwd_kernel[grid](x, y, kernel.to(torch.float32).contiguous(), coef,
-                                          grad.to(torch.float32).contiguous(), dx, c, h, w, ho, wo,
-                                          *x.stride(), *y.stride(), K=kernel.numel(), KP=_ring(kernel), RS=rs, BW=_BW,
-                                          num_warps=_WARPS)
+    k.ssim_bwd_kernel[grid](x, y, kernel.to(torch.float32).contiguous(), coef, grad.to(torch.float32).contiguous(),
+                            dx, c, h, w, ho, wo, *x.stride(), *y.stride(), K=kernel.numel(), KP=_ring(kernel),
+                            RS=rs, BW=_BW, num_warps=_WARPS)
     return dx
 
 
