@@ -1,6 +1,6 @@
 """Every hand-written Triton kernel compiles for an H100/H200 (sm_90), on any machine.
 
-Triton's interpreter (the CPU tests of test_model_dwconv_ln.py and test_model_upsample.py)
+Triton's interpreter (the CPU tests of test_model_dwconv_ln.py, test_model_upsample.py, …)
 checks what the kernels compute but accepts code that the compiler rejects; the GPU tests run
 only where there is a GPU. Compiling ahead of time for a ``GPUTarget`` needs no GPU (Triton
 ships its LLVM backend and ptxas), so CI catches such errors too."""
@@ -56,3 +56,11 @@ def test_ssim_kernels_compile_for_sm90(lum, has_valid, want_grad):
              {"K": 5, "KP": 8, "RS": 32, "BW": 128, "LUM": lum, "HAS_VALID": has_valid, "WANT_GRAD": want_grad})
     _compile(k.ssim_bwd_kernel, {"x_ptr": "*fp32", "y_ptr": "*fp32", "g_ptr": "*fp32", "coef_ptr": "*fp32",
                                  "go_ptr": "*fp32", "dx_ptr": "*fp32"}, {"K": 5, "KP": 8, "RS": 32, "BW": 128})
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp32"])
+def test_gelu_kernels_compile_for_sm90(dtype):
+    from mvhinerv.model import gelu_kernels as k
+
+    _compile(k.gelu_fwd_kernel, {"h_ptr": f"*{dtype}", "a_ptr": f"*{dtype}"}, {"BLOCK": 4096})
+    _compile(k.gelu_bwd_kernel, {"g_ptr": f"*{dtype}", "h_ptr": f"*{dtype}", "dh_ptr": f"*{dtype}"}, {"BLOCK": 4096})

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from mvhinerv.model.coded import CodedParam
 from mvhinerv.model.dwconv_ln import dwconv_ln
+from mvhinerv.model.gelu_op import gelu
 from mvhinerv.model.upsample import LN_EPS
 
 
@@ -107,19 +108,19 @@ class ConvNeXtBlock(nn.Module):
         aligned: with HiNeRV's widths (35, 70, 140 …) cuBLAS falls back to CUTLASS ``align1``/
         ``align2`` kernels. Measured on an H200 (docs/performance.md § Training step): every block
         MLP of S at 1080p 17.2 → 12.1 ms alone (``tools/bench_mlp_align.py``); in the training
-        step the matmuls 6.7 → 5.6 ms per frame."""
+        step the matmuls 6.7 → 5.6 ms per frame. GELU is then :func:`mvhinerv.model.gelu_op.gelu`
+        (Triton kernels; erf to 1.5e-7)."""
         if self.dwconv_impl == "fused":
             y = dwconv_ln(x, self.dwconv, LN_EPS, width=aligned_width(x.shape[-1]))
             hidden, c1 = self.fc1.shape
             fc1 = F.pad(self.fc1, (0, y.shape[-1] - c1, 0, aligned_width(hidden) - hidden))
+            return gelu(F.linear(y, fc1))  # GELU as Triton kernels too (mvhinerv.model.gelu_op)
+        if self.dwconv_impl == "shift":
+            y = depthwise3x3_shift(x, self.dwconv)
         else:
-            if self.dwconv_impl == "shift":
-                y = depthwise3x3_shift(x, self.dwconv)
-            else:
-                y = conv2d_nhwc(x, self.dwconv, None, groups=x.shape[-1])
-            y = F.layer_norm(y, (y.shape[-1],), eps=LN_EPS)
-            fc1 = self.fc1
-        return F.gelu(F.linear(y, fc1))
+            y = conv2d_nhwc(x, self.dwconv, None, groups=x.shape[-1])
+        y = F.layer_norm(y, (y.shape[-1],), eps=LN_EPS)
+        return F.gelu(F.linear(y, self.fc1))
 
     def fc2_for(self, g: Tensor) -> Tensor:
         """fc2 [C2, e·C2] zero-padded to ``g``'s width (the :meth:`hidden` output it multiplies)

@@ -50,9 +50,8 @@ def default_dwconv(device: torch.device | str, compiled: bool, training: bool = 
     """The fastest depthwise-conv + LayerNorm implementation measured for the job.
 
     Training on a GPU: the fused Triton kernels (:mod:`mvhinerv.model.dwconv_ln`, with aligned
-    MLP and head operands, and the upsampler stencil as Triton kernels; the S step at 1080p
-    64.2 Mpx·it/s with Inductor's kernels, 112.0 now,
-    docs/performance.md § Training step). Compiled inference on a GPU: the "shift" form,
+    MLP and head operands, and the upsampler stencil and GELU as Triton kernels; the S step at
+    1080p 64.2 Mpx·it/s with Inductor's kernels, 121 now, docs/performance.md § Training step). Compiled inference on a GPU: the "shift" form,
     which Inductor fuses with its neighbours (107 against 104 frames/s of 1080p for S). Without
     Triton: "shift" when compiled, else cuDNN/oneDNN's convolution. All give the same function
     within float tolerance.

@@ -1,0 +1,59 @@
+"""GELU as Triton kernels (``mvhinerv.model.gelu_op``, the blocks' activation on the fused path)
+against float64: the activation and its gradient.
+
+On a CPU the kernels run in Triton's interpreter (a subprocess, as test_model_dwconv_ln.py) in
+float32, where the erf approximation (|error| ≤ 1.5e-7) must stay at float32's level; on a GPU
+(marker ``gpu``) compiled, also in bf16 on the map sizes of S at 1080p, and inside a compiled
+graph against eager. The op inside the blocks and the network is covered by
+test_model_dwconv_ln.py's block and model checks (the fused path uses it)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from interpreter_support import interpreter_report
+
+F32 = {"a": 3e-7, "dh": 5e-7}
+#: bf16 output: bf16's relative rounding 2⁻⁹ of the largest value.
+BF16 = {"a": 4e-3, "dh": 4e-3}
+
+
+def _assert_within(report: dict[str, dict[str, float]], limits: dict[str, float]) -> None:
+    bad = {case: e for case, e in report.items() if not all(e[k] <= limits[k] for k in limits)}
+    assert not bad, f"above {limits}: {bad}"
+
+
+def test_gelu_matches_float64_in_triton_interpreter():
+    report = interpreter_report("gelu_support.py")
+    assert report.pop("opcheck") == "ok"
+    assert len(report) >= 4
+    _assert_within(report, F32)
+
+
+@pytest.mark.gpu
+def test_gelu_matches_float64_on_gpu():
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    from gelu_support import CPU_SHAPES, GPU_SHAPES, shape_errors
+
+    from mvhinerv.model.gelu_op import gelu
+
+    _assert_within({str(s): shape_errors(s, "cuda") for s in CPU_SHAPES}, F32)
+    _assert_within({str(s): shape_errors(s, "cuda", torch.bfloat16) for s in GPU_SHAPES}, BF16)
+    # Compiled (opaque inside an Inductor graph, fullgraph) against eager, under autocast.
+    x = torch.randn(2, 30, 40, 72, device="cuda")
+    w = (torch.randn(280, 72, device="cuda") / 9).requires_grad_()
+
+    def fn(v):
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            return gelu(torch.nn.functional.linear(v, w)).sum(-1)
+
+    results = []
+    for f in (fn, torch.compile(fn, fullgraph=True)):
+        v = x.clone().requires_grad_()
+        out = f(v)
+        out.float().square().mean().backward()
+        results.append((out.detach().float(), v.grad, w.grad.clone()))
+        w.grad = None
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-3)
