@@ -42,6 +42,7 @@ from _bench_common import (
     write_report,
 )
 from mvhinerv.arch import arch_from_preset, count_parameters, macs_per_pixel
+from mvhinerv.config import EncodeConfig
 from mvhinerv.model import MVHiNeRV, resolve_dwconv
 from mvhinerv.quant import QuantSteps
 from mvhinerv.train.data import PatchSampler, TrainingData
@@ -175,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep the stage maps in bf16 (EncodeConfig.bf16_stages)")
     ap.add_argument("--dwconv", default="auto", choices=["auto", "conv", "shift", "fused"],
                     help="depthwise conv + LayerNorm implementation (auto: EncodeConfig's choice)")
-    ap.add_argument("--compile-mode", default=None,
-                    help="torch.compile mode, e.g. max-autotune-no-cudagraphs (default: torch's default)")
+    ap.add_argument("--compile-mode", default=EncodeConfig.compile_mode,
+                    help="torch.compile mode, e.g. default (no CUDA graphs) or max-autotune-no-cudagraphs "
+                         "(default: EncodeConfig's, %(default)s)")
     ap.add_argument("--steps", type=int, default=30, help="timed steps")
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation)")
     ap.add_argument("--peak-tflops", type=float, default=800.0, help="dense bf16 peak of the device")
