@@ -2,18 +2,18 @@
 
 Why: in the training step of HiNeRV-S at 1080p on an H200 the blocks' GELU took ≈ 2.4 ms of
 ≈ 17 ms of kernels, and Inductor's kernels for it run well below the memory bandwidth (stage 2's
-518 k × 280 bf16 map: forward 0.215 ms where a copy takes 0.141; docs/performance.md §
-Training step). Two reasons, two changes:
+518 k × 280 bf16 map: forward 0.335 ms where a copy takes 0.148, ``tools/bench_gelu.py
+--alone``, docs/performance.md § Training step). Two reasons, two changes:
 
 - the libdevice ``erf`` that Inductor calls costs more instructions per value than the memory
   traffic leaves time for; here erf is Abramowitz & Stegun's 7.1.26 rational approximation
-  (|error| ≤ 1.5e-7, below float32's resolution of GELU's values near 1 and 200× below bf16's,
-  the storage dtype under autocast), whose exponential also gives the normal density of the
+  (|error| ≤ 1.5e-7, about float32's resolution near 1 and 25 000× below bf16's, the storage
+  dtype under autocast), whose exponential also gives the normal density of the
   gradient: one ``exp`` and one division per value for both;
 - Inductor's partitioner does not save the activated map for the next linear's weight gradient
   but recomputes it in the backward (writes it again: four passes over the map). As an opaque op
   the activation is kept by that linear (its input), and the backward reads ∂a and h and writes ∂h:
-  three passes. Costs one map of memory per block.
+  three passes. Costs one map of memory per block (the peak of S's step at 1080p did not move).
 
 The op is ``torch.ops.mvhinerv.gelu`` with its autograd formula, used by the ConvNeXt blocks on
 the fused path (:meth:`mvhinerv.model.blocks.ConvNeXtBlock.hidden`). The tests compare it with
