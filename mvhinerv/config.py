@@ -95,7 +95,7 @@ class EncodeConfig:
 
     compile_mode: str | None = "reduce-overhead"
     """``torch.compile`` mode of the training step: ``reduce-overhead`` (CUDA graphs: the step's
-    kernels replayed without the host's launch work; S at 1080p +1.7 to +3 %,
+    kernels replayed without the host's launch work; S at 1080p +2 %, more on a busy host,
     docs/performance.md § Training step), None or ``default`` (torch's default, no graphs),
     ``max-autotune`` or ``max-autotune-no-cudagraphs``."""
 
