@@ -29,6 +29,20 @@ def interpreted(args: list[str], interpret: bool = True) -> subprocess.Completed
                           check=False)
 
 
+def assert_cases_within(report: dict[str, dict[str, float]], limits: dict[str, float] | float) -> None:
+    """Every case of a support script's report (case → {error name: value}) is within ``limits``:
+    each named error at most its limit, or (one number) every error at most it. The message
+    lists the cases that are not."""
+
+    def ok(errors: dict[str, float]) -> bool:
+        if isinstance(limits, dict):
+            return all(errors[k] <= v for k, v in limits.items())
+        return max(errors.values()) <= limits
+
+    bad = {case: e for case, e in report.items() if not ok(e)}
+    assert not bad, f"above {limits}: {bad}"
+
+
 def interpreter_report(script: str) -> dict:
     """Run tests/``script`` in the interpreter; its last line of output, parsed as JSON."""
     proc = interpreted([str(HERE / script)])

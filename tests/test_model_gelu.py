@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import pytest
 import torch
-from interpreter_support import interpreter_report
+from interpreter_support import assert_cases_within, interpreter_report
 
 F32 = {"a": 3e-7, "dh": 5e-7}
 #: bf16 output: bf16's relative rounding 2⁻⁹ of the largest value.
 BF16 = {"a": 4e-3, "dh": 4e-3}
 
 
-def _assert_within(report: dict[str, dict[str, float]], limits: dict[str, float]) -> None:
-    bad = {case: e for case, e in report.items() if not all(e[k] <= limits[k] for k in limits)}
-    assert not bad, f"above {limits}: {bad}"
-
-
 def test_gelu_matches_float64_in_triton_interpreter():
     report = interpreter_report("gelu_support.py")
     assert report.pop("opcheck") == "ok"
     assert len(report) >= 4
-    _assert_within(report, F32)
+    assert_cases_within(report, F32)
 
 
 @pytest.mark.gpu
@@ -38,8 +33,8 @@ def test_gelu_matches_float64_on_gpu():
 
     from mvhinerv.model.gelu_op import gelu
 
-    _assert_within({str(s): shape_errors(s, "cuda") for s in CPU_SHAPES}, F32)
-    _assert_within({str(s): shape_errors(s, "cuda", torch.bfloat16) for s in GPU_SHAPES}, BF16)
+    assert_cases_within({str(s): shape_errors(s, "cuda") for s in CPU_SHAPES}, F32)
+    assert_cases_within({str(s): shape_errors(s, "cuda", torch.bfloat16) for s in GPU_SHAPES}, BF16)
     # Compiled (opaque inside an Inductor graph, fullgraph) against eager, under autocast.
     x = torch.randn(2, 30, 40, 72, device="cuda")
     w = (torch.randn(280, 72, device="cuda") / 9).requires_grad_()

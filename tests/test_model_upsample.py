@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-from interpreter_support import interpreter_report
+from interpreter_support import assert_cases_within, interpreter_report
 
 #: Relative to the reference's largest magnitude: float32 rounding of a few terms.
 LIMIT = 1e-6
 
 
-def _check(report: dict[str, dict[str, float]]) -> None:
-    bad = {case: e for case, e in report.items() if not max(e.values()) <= LIMIT}
-    assert not bad, f"above {LIMIT}: {bad}"
-
-
 def test_stencil_matches_float64_reference_in_triton_interpreter():
     report = interpreter_report("upsample_support.py")
     assert len(report) >= 5
-    _check(report)
+    assert_cases_within(report, LIMIT)
 
 
 def test_shape_errors_name_the_argument():
@@ -41,7 +36,7 @@ def test_stencil_matches_float64_reference_on_gpu():
         pytest.skip("needs a CUDA device")
     from upsample_support import CASES, case_errors
 
-    _check({str(c): case_errors(*c, "cuda") for c in CASES})
+    assert_cases_within({str(c): case_errors(*c, "cuda") for c in CASES}, LIMIT)
     # Fake kernels, schema and autograd registration agree with the real op.
     from mvhinerv.model import upsample_op
     from mvhinerv.model.upsample import edge_factor

@@ -117,6 +117,19 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine()
 
 
+def total_times(parts: list[Mapping[str, Any]]) -> dict[str, float]:
+    """``forward_ms`` and ``train_ms`` (forward + backward) of a kernel benchmark's parts (stages,
+    blocks) added up."""
+    return {k: sum(p[k] for p in parts) for k in ("forward_ms", "train_ms")}
+
+
+def print_case(name: str, times: Mapping[str, float], detail: str = "", width: int = 10) -> None:
+    """One line of a kernel benchmark: the case, its forward and forward + backward times, and
+    ``detail`` in parentheses."""
+    print(f"{name:{width}s} forward {times['forward_ms']:7.3f} ms  forward+backward {times['train_ms']:7.3f} ms"
+          + (f"  ({detail})" if detail else ""), flush=True)
+
+
 def report_header(tool: str, argv: list[str] | None, device: torch.device) -> dict[str, Any]:
     """The fields every report starts with: the tool, its arguments (``argv``, or the command
     line's), the UTC date, the device's name and torch's version."""

@@ -21,7 +21,14 @@ import time
 import torch
 from torch.nn import functional as F
 
-from _bench_common import bench_device, report_header, time_ms, write_report  # first: puts the repo on sys.path
+from _bench_common import (  # first: puts the repo on sys.path
+    bench_device,
+    print_case,
+    report_header,
+    time_ms,
+    total_times,
+    write_report,
+)
 from mvhinerv.arch import arch_from_preset
 from mvhinerv.model import dwconv_ln as op
 from mvhinerv.model.blocks import depthwise3x3_shift
@@ -93,11 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             setattr(op, key, value)
         t0 = time.perf_counter()
         per_shape = [{"shape": s, **measure(impl, s, args.batch, device, args.repeats)} for s in shapes]
-        total = {k: sum(r[k] for r in per_shape) for k in ("forward_ms", "train_ms")}
+        total = total_times(per_shape)
         results.append({"case": name, "knobs": knobs, **total, "blocks": per_shape,
                         "seconds": time.perf_counter() - t0})
-        print(f"{name:40s} forward {total['forward_ms']:7.3f} ms  forward+backward {total['train_ms']:7.3f} ms  "
-              f"(per block: " + " ".join(f"{r['train_ms']:.2f}" for r in per_shape) + ")", flush=True)
+        print_case(name, total, "per block: " + " ".join(f"{r['train_ms']:.2f}" for r in per_shape), width=40)
     if args.out:
         write_report(args.out, {**report_header("tools/bench_dwconv_ln.py", argv, device), "preset": args.preset,
                                 "size": args.size, "batch": args.batch, "results": results})

@@ -26,8 +26,10 @@ from torch.nn import functional as F
 from _bench_common import (  # first: puts the repo on sys.path
     add_kernel_bench_args,
     kernel_bench_device,
+    print_case,
     report_header,
     time_ms,
+    total_times,
     write_report,
 )
 from bench_mlp_align import mlp_shapes
@@ -101,10 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, fn in cases:
         compiled = torch.compile(fn) if args.compile else fn
         blocks = [measure(compiled, *s, device, args.repeats) for s in shapes]
-        total = {k: sum(b[k] for b in blocks) for k in ("forward_ms", "train_ms")}
+        total = total_times(blocks)
         results.append({"case": name, **total, "blocks": blocks})
-        print(f"{name:10s} forward {total['forward_ms']:7.3f} ms  forward+backward {total['train_ms']:7.3f} ms  "
-              f"(every block of {args.preset} at {args.size})", flush=True)
+        print_case(name, total, f"every block of {args.preset} at {args.size}")
     if args.out:
         write_report(args.out, {**report_header("tools/bench_gelu.py", argv, device), "preset": args.preset,
                                 "size": args.size, "shapes": shapes, "results": results})

@@ -22,6 +22,7 @@ import torch
 from _bench_common import (  # first: puts the repo on sys.path
     add_kernel_bench_args,
     kernel_bench_device,
+    print_case,
     report_header,
     time_ms,
     write_report,
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, fused in (("inductor" if args.compile else "pytorch", False), ("triton", True)):
         r = measure(fused, args.compile, size, args.batch, device, args.repeats)
         results.append({"case": name, **r})
-        print(f"{name:10s} forward {r['forward_ms']:7.3f} ms  forward+backward {r['train_ms']:7.3f} ms", flush=True)
+        print_case(name, r)
     if args.out:
         write_report(args.out, {**report_header("tools/bench_loss.py", argv, device), "size": args.size,
                                 "batch": args.batch, "results": results})

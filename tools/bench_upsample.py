@@ -21,8 +21,10 @@ import torch
 from _bench_common import (  # first: puts the repo on sys.path
     add_kernel_bench_args,
     kernel_bench_device,
+    print_case,
     report_header,
     time_ms,
+    total_times,
     write_report,
 )
 from mvhinerv.arch import arch_from_preset
@@ -75,11 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name, impl in (("inductor" if args.compile else "pytorch", reference), ("triton", upsample_stencil_fused)):
         per_stage = [{"shape": s, **measure(impl, s, device, args.repeats)} for s in shapes]
-        total = {k: sum(r[k] for r in per_stage) for k in ("forward_ms", "train_ms")}
+        total = total_times(per_stage)
         results.append({"case": name, **total, "stages": per_stage})
-        print(f"{name:10s} forward {total['forward_ms']:7.3f} ms  forward+backward {total['train_ms']:7.3f} ms  "
-              f"(per stage: " + " ".join(f"{r['forward_ms']:.3f}/{r['train_ms']:.3f}" for r in per_stage) + ")",
-              flush=True)
+        stages = " ".join(f"{r['forward_ms']:.3f}/{r['train_ms']:.3f}" for r in per_stage)
+        print_case(name, total, f"per stage: {stages}")
     if args.out:
         write_report(args.out, {**report_header("tools/bench_upsample.py", argv, device), "preset": args.preset,
                                 "size": args.size, "results": results})
