@@ -52,11 +52,11 @@ def op_errors(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype 
     w = (torch.randn(c, 1, 3, 3, generator=g) / 3).to(device)
     grad = torch.randn((*shape[:3], width), generator=g).to(device)
     xf, wf = x.clone().requires_grad_(), w.clone().requires_grad_()
-    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
-        with mock.patch.object(torch, "empty", _poisoned_empty):
+    with mock.patch.object(torch, "empty", _poisoned_empty):  # the backward's buffers too
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
             y = op.dwconv_ln(xf, wf, 1e-6, width=width)
-    assert y.dtype == dtype and y.shape == grad.shape, (y.dtype, dtype, y.shape)
-    (y.float() * grad).sum().backward()
+        assert y.dtype == dtype and y.shape == grad.shape, (y.dtype, dtype, y.shape)
+        (y.float() * grad).sum().backward()
     pad = float(y[..., c:].detach().abs().max()) if width > c else 0.0
     y = y[..., :c]
     grad = grad[..., :c]
@@ -121,13 +121,19 @@ def model_errors(device: str, **overrides) -> dict[str, float]:
 
 def main() -> int:
     """Interpreter run: print every error as JSON (the test sets the thresholds)."""
-    op._MIN_PROGRAMS = 1  # one program per row: the ∂x/∂w kernel loops over several column blocks
+    rows, values = op._WX_ROWS, op._WX_TILE_VALUES
     report = {"ops": {str(s): op_errors(s, "cpu") for s in CPU_SHAPES},
               "padded": {f"{s} width {n}": op_errors(s, "cpu", width=n) for s, n in PADDED},
               "blocks": {str(b): block_errors(*b, "cpu") for b in BLOCKS},
               "bf16": op_errors((2, 6, 20, 35), "cpu", torch.bfloat16),
               "model": model_errors("cpu"),
               "model_odd": model_errors("cpu", channels=40)}
+    # Small ∂x/∂w tiles and bands of 2 rows: several bands (the last one partial, H odd) and
+    # several chunks of columns, each with its main tiles and its tail tile.
+    op._WX_ROWS, op._WX_TILE_VALUES = 2, 128
+    for shape in ((2, 5, 7, 3), (1, 5, 20, 70)):
+        report["ops"][f"bands {shape}"] = op_errors(shape, "cpu")
+    op._WX_ROWS, op._WX_TILE_VALUES = rows, values
     op._SPLIT_CHANNELS = False  # the padded layout (one power-of-two group), kept for comparison
     report["ops"]["unsplit (2, 4, 9, 70)"] = op_errors((2, 4, 9, 70), "cpu")
     # One group of 8 lanes for 3 channels: the main group's store writes the zero channels.

@@ -17,10 +17,10 @@ from triton.compiler import ASTSource  # noqa: E402
 HOPPER = GPUTarget("cuda", 90, 32)
 
 
-def _compile(fn, types: dict[str, str], constexprs: dict[str, object]) -> None:
+def _compile(fn, types: dict[str, str], constexprs: dict[str, object], num_warps: int = 4) -> None:
     signature = {name: types.get(name, "constexpr" if name in constexprs else "i32") for name in fn.arg_names}
     compiled = triton.compile(ASTSource(fn=fn, signature=signature, constexprs=constexprs), target=HOPPER,
-                              options={"num_warps": 4})
+                              options={"num_warps": num_warps})
     assert ".entry" in compiled.asm["ptx"] and compiled.asm["cubin"]  # ptxas ran too
 
 
@@ -32,8 +32,12 @@ def test_dwconv_ln_kernels_compile_for_sm90(cm, ct):
              {"BLOCK_W": 16, "CM": cm, "CT": ct, "MAIN_REAL": True})
     _compile(k.bwd_z_kernel, {"y_ptr": "*bf16", "g_ptr": "*bf16", "rstd_ptr": "*fp32", "dz_ptr": "*bf16"},
              {"C": cm + ct - 2, "CY": cm + ct, "BLOCK_W": 16, "CM": cm, "CT": ct})
+    bm = 256 // cm
+    bt = 256 // ct if ct else bm
     _compile(k.bwd_wx_kernel, {"x_ptr": "*fp32", "dz_ptr": "*bf16", "w_ptr": "*fp32", "dx_ptr": "*fp32",
-                               "dw_ptr": "*fp32"}, {"ITERS": 4, "BLOCK_W": 16, "C0": 0, "CP": cm})
+                               "dwm_ptr": "*fp32", "dwt_ptr": "*fp32"},
+             {"ROWS": 32, "BM": bm, "CM": cm, "BT": bt, "CT": ct, "K": bt // bm, "SUBS": bt // bm + (ct > 0)},
+             num_warps=8)
 
 
 @pytest.mark.parametrize("scale", [1, 2, 3, 5])

@@ -10,6 +10,7 @@ the per-network totals. This is the layer the training-step profile found most e
 Example::
 
     python tools/bench_dwconv_ln.py --preset S --size 1920x1080 --tiles 256,512,1024,2048 --warps 2,4,8
+    python tools/bench_dwconv_ln.py --wx 256/8/32,512/8/32,256/4/16    # the ∂x/∂w kernel's tiling
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=1, help="frames per call")
     ap.add_argument("--tiles", default="1024", help="comma list of values per tile (BLOCK_W × CP)")
     ap.add_argument("--warps", default="4", help="comma list of warps per program")
+    ap.add_argument("--wx", default=f"{op._WX_TILE_VALUES}/{op._WX_WARPS}/{op._WX_ROWS}",
+                    help="comma list of values/warps/rows of the ∂x/∂w kernel (tile size, warps, rows per band)")
     ap.add_argument("--split", default="1", help="comma list: 1 = channels as a power-of-two main group + "
                     "tail (70 → 64 + 8 lanes), 0 = padded to one power of two (70 → 128)")
     ap.add_argument("--repeats", type=int, default=20)
@@ -90,10 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     shapes = block_shapes(args.preset, width, height)
     compiled = torch.compile(_inductor)
     cases = [("inductor", {}, compiled)]
-    for tiles, warps, split in itertools.product(args.tiles.split(","), args.warps.split(","),
-                                                 args.split.split(",")):
-        knobs = {"_TILE_VALUES": int(tiles), "_WARPS": int(warps), "_SPLIT_CHANNELS": split == "1"}
-        cases.append((f"fused tiles {tiles} warps {warps} split {split}", knobs, _fused))
+    for tiles, warps, split, wx in itertools.product(args.tiles.split(","), args.warps.split(","),
+                                                     args.split.split(","), args.wx.split(",")):
+        wx_values, wx_warps, wx_rows = map(int, wx.split("/"))
+        knobs = {"_TILE_VALUES": int(tiles), "_WARPS": int(warps), "_SPLIT_CHANNELS": split == "1",
+                 "_WX_TILE_VALUES": wx_values, "_WX_WARPS": wx_warps, "_WX_ROWS": wx_rows}
+        cases.append((f"fused tiles {tiles} warps {warps} split {split} wx {wx}", knobs, _fused))
     results = []
     for name, knobs, impl in cases:
         for key, value in knobs.items():
@@ -103,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         total = total_times(per_shape)
         results.append({"case": name, "knobs": knobs, **total, "blocks": per_shape,
                         "seconds": time.perf_counter() - t0})
-        print_case(name, total, "per block: " + " ".join(f"{r['train_ms']:.2f}" for r in per_shape), width=40)
+        print_case(name, total, "per block: " + " ".join(f"{r['train_ms']:.2f}" for r in per_shape), width=52)
     if args.out:
         write_report(args.out, {**report_header("tools/bench_dwconv_ln.py", argv, device), "preset": args.preset,
                                 "size": args.size, "batch": args.batch, "results": results})

@@ -13,8 +13,12 @@ and how cheaply each value is addressed:
   matmul's weight gradient): two reads and a write per value, no stencil. Recomputing y from x
   instead (the first version) made this the largest kernel of the step;
 - backward ∂x and ∂w in one kernel: both need only the nine mirrored taps ∂z(q − o_t) of each
-  pixel q and x(q) itself (∂w_t = Σ_q x(q) · ∂z(q − o_t)); ∂w is accumulated per program and
-  the per-program sums are added afterwards in a fixed order (deterministic).
+  pixel q and x(q) itself (∂w_t = Σ_q x(q) · ∂z(q − o_t)). A program walks down a band of
+  rows with the ∂z rows q − 1, q, q + 1 in registers (each row loaded once, at three column
+  shifts, the next one while the current one is computed), and both channel groups share one
+  launch, so that the tail finds the sectors it shares with the main group in L2. ∂w is
+  accumulated per program and the per-program sums are added afterwards in a fixed order
+  (deterministic).
 
 Tiles split the channels into a power-of-two main group and a small tail (70 → 64 + 8 lanes,
 :mod:`.dwconv_ln_kernels`) instead of padding them to one power of two (70 → 128): the kernels
@@ -26,7 +30,9 @@ gets 16-byte aligned operands (:class:`mvhinerv.model.blocks.ConvNeXtBlock`).
 History on an H200, S at 1080p (docs/performance.md § Training step): Inductor's kernels for this
 layer took ≈ 14 ms of a 32 ms step; the first fused version 12.7 ms; the channel split 8.1 ms;
 ∂z from y and the merged ∂x/∂w kernel 5.5 ms; with the padded output row (and C a compile-time
-constant in ∂z) 5.2 ms.
+constant in ∂z) 5.2 ms. The thirteenth session's kernel-only measure (every block's launches in
+one CUDA graph) put ∂z + ∂x/∂w at 3.65 ms; bands of rows, one launch for both groups and tiles
+retuned for each kernel made it 2.67 ms, and the step 123.6 → 133.1 Mpx·it/s.
 
 Maths (per pixel, over the C channels; ``w``: [C, 1, 3, 3], zero padding as ``F.conv2d(...,
 padding=1, groups=C)``)::
@@ -57,14 +63,23 @@ from torch import Tensor
 from torch.nn import functional as F
 
 
-#: Values held in registers per tile (BLOCK_W pixels × CP channels): sets BLOCK_W from C. This
-#: and _WARPS are the best of a sweep of 256–4096 values and 2–8 warps on an H200
-#: (``tools/bench_dwconv_ln.py``, docs/performance.md § Training step).
+#: Values held in registers per tile of the forward (BLOCK_W pixels × CP channels): sets
+#: BLOCK_W from C. This and _WARPS are the best of a sweep of 256–4096 values and 2–8 warps on
+#: an H200 (``tools/bench_dwconv_ln.py``, docs/performance.md § Training step); the thirteenth
+#: session's kernel-only sweep (CUDA graphs of every block's launches) confirmed them.
 _TILE_VALUES = 1024
-#: Warps per program.
+#: Warps per program of the forward.
 _WARPS = 4
-#: The ∂x/∂w kernel loops over column blocks; it launches about this many programs at least.
-_MIN_PROGRAMS = 2048
+#: Values per tile and warps of the ∂z kernel: 0.73 → 0.65 ms per S step at 1080p against
+#: 1024 values and 4 warps (kernel-only sweep of 512–4096 values, 2–8 warps, H200).
+_Z_TILE_VALUES = 2048
+_Z_WARPS = 4
+#: Values per tile, warps and rows per band of the ∂x/∂w kernel (sweep of 128–2048 values, 2–16
+#: warps, 8–64 rows): 2.92 → 2.60 ms per S step at 1080p with separate group launches, before
+#: the groups shared a launch.
+_WX_TILE_VALUES = 256
+_WX_WARPS = 8
+_WX_ROWS = 32
 #: Split a tile's channels into a power-of-two main group and a small tail (70 → 64 + 8 lanes)
 #: rather than padding them to one power of two (70 → 128 lanes).
 _SPLIT_CHANNELS = True
@@ -107,9 +122,10 @@ def _pow2(c: int) -> int:
     return 1 << (c - 1).bit_length()
 
 
-def tile_pixels(cp: int) -> int:
-    """Pixels per tile for a group of cp lanes (about _TILE_VALUES values, at most 128 pixels)."""
-    return max(1, min(128, _TILE_VALUES // cp))
+def tile_pixels(cp: int, values: int | None = None) -> int:
+    """Pixels per tile for a group of cp lanes: about ``values`` values (default _TILE_VALUES),
+    at most 128 pixels; a power of two."""
+    return max(1, min(128, (_TILE_VALUES if values is None else values) // cp))
 
 
 def cdiv(a: int, b: int) -> int:
@@ -155,20 +171,23 @@ def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, r
     x, weight, grad, y, rstd = (t.contiguous() for t in (x, weight, grad, y, rstd))
     b, h, w, c = x.shape
     cm, ct = channel_groups(c)
-    block_w = tile_pixels(cm)
+    block_w = tile_pixels(cm, _Z_TILE_VALUES)
     dz = torch.empty(x.shape, dtype=grad.dtype, device=x.device)
     k.bwd_z_kernel[(b * h, cdiv(w, block_w))](y, grad, rstd, dz, h, w, c, y.shape[-1], BLOCK_W=block_w, CM=cm,
-                                              CT=ct, num_warps=_WARPS)
-    splits = max(1, min(cdiv(w, block_w), cdiv(_MIN_PROGRAMS, b * h)))
-    partial = torch.empty((b * h * splits, 9, c), dtype=torch.float32, device=x.device)
+                                              CT=ct, num_warps=_Z_WARPS)
+    # ∂x and ∂w: one launch for both channel groups (bwd_wx_kernel's docstring), bands of rows.
     dx = torch.empty_like(x)
-    for c0, cp in ((0, cm), (cm, ct)) if ct else ((0, cm),):
-        # ∂w and ∂x do not reduce over channels: one launch per group, each with its own tile
-        # width. Program (row, split) of either group adds into partial[row · splits + split].
-        bw = tile_pixels(cp)
-        k.bwd_wx_kernel[(b * h, splits)](x, dz, weight, dx, partial, h, w, c, splits, cdiv(cdiv(w, bw), splits),
-                                         BLOCK_W=bw, C0=c0, CP=cp, num_warps=_WARPS)
-    dw = partial.sum(0).t().contiguous().view(c, 1, 3, 3).to(weight.dtype)
+    bm = tile_pixels(cm, _WX_TILE_VALUES)
+    bt = tile_pixels(ct, _WX_TILE_VALUES) if ct else bm
+    per_chunk = bt // bm  # main tiles per chunk of columns
+    chunks, bands = cdiv(w, bt), b * cdiv(h, _WX_ROWS)
+    dwm = torch.empty((bands * chunks * per_chunk, 9, min(cm, c)), dtype=torch.float32, device=x.device)
+    dwt = torch.empty((bands * chunks, 9, c - cm), dtype=torch.float32, device=x.device) if ct else dwm
+    subs = per_chunk + (1 if ct else 0)
+    k.bwd_wx_kernel[(chunks * subs, bands)](x, dz, weight, dx, dwm, dwt, h, w, c, min(cm, c), ROWS=_WX_ROWS, BM=bm,
+                                            CM=cm, BT=bt, CT=ct, K=per_chunk, SUBS=subs, num_warps=_WX_WARPS)
+    partial = torch.cat((dwm.sum(0), dwt.sum(0)), 1) if ct else dwm.sum(0)
+    dw = partial.t().contiguous().view(c, 1, 3, 3).to(weight.dtype)
     return dx, dw
 
 

@@ -4,16 +4,18 @@ A module of its own so that importing the model does not import Triton (a quarte
 a CPU, where these kernels never run): :mod:`mvhinerv.model.dwconv_ln` imports it on the first
 call. Triton reads ``TRITON_INTERPRET`` when this module is imported.
 
-Layout: every tensor is channels last and contiguous, [B, H, W, C]; a program handles one row
-(b·H + h) and a tile of BLOCK_W pixels. Triton tiles have power-of-two sides, and HiNeRV's widths
-are not powers of two (35, 70, 140, 280: 35·2^k). Padding C to the next power of two (64, 128,
-…) leaves 45 % of every tile's lanes masked, and these kernels are bound by instructions per
-value, not by DRAM. So the channels of a tile are two groups: a *main* group of CM channels (the
-largest power of two ≤ C, all real, e.g. 64 of 70) and a *tail* group of CT lanes for the rest
-(C − CM real channels padded to a power of two, e.g. 6 → 8): 72 lanes for 70 channels instead
-of 128. CT = 0 means no tail (C a power of two, or the padded layout for comparison). The
-LayerNorm statistics add the two groups' sums; the kernels without a reduction over channels
-(∂w, ∂x) are simply launched once per group.
+Layout: every tensor is channels last and contiguous, [B, H, W, C]; a program handles a tile of
+BLOCK_W pixels of one row (b·H + h), or of a band of rows (∂x/∂w). Triton tiles have
+power-of-two sides, and HiNeRV's widths are not powers of two (35, 70, 140, 280: 35·2^k).
+Padding C to the next power of two (64, 128, …) leaves 45 % of every tile's lanes masked, and
+these kernels are not bound by DRAM bandwidth but by the latency of their loads (Nsight Compute
+on an H200: ∂x/∂w at 46 % of the DRAM bandwidth, its warps waiting on L1/L2 most of the time). So
+the channels of a tile are two groups: a *main* group of CM channels (the largest power of two ≤
+C, all real, e.g. 64 of 70) and a *tail* group of CT lanes for the rest (C − CM real channels
+padded to a power of two, e.g. 6 → 8): 72 lanes for 70 channels instead of 128. CT = 0 means no
+tail (C a power of two, or the padded layout for comparison). The LayerNorm statistics add the two
+groups' sums; the ∂x/∂w kernel, which has no reduction over channels, runs each group's tiles as
+programs of their own, side by side in one launch.
 
 The forward's output y (and so its gradient) may have a wider row than x: CY ≥ C channels per
 pixel, zeros past C, so that the block MLP's matmuls get operands aligned to 16 bytes (70 → 72;
@@ -166,21 +168,27 @@ def bwd_z_kernel(y_ptr, g_ptr, rstd_ptr, dz_ptr, H, W, C: tl.constexpr, CY: tl.c
 
 
 @triton.jit
-def bwd_wx_kernel(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, H, W, C, SPLITS, ITERS: tl.constexpr,
-                  BLOCK_W: tl.constexpr, C0: tl.constexpr, CP: tl.constexpr):
-    """∂x and ∂w of channels C0 … C0 + CP − 1 for the column blocks split, split + SPLITS, … of
-    one row (ITERS of them; the last ones may lie past the row's end). Both come from the nine
-    mirrored taps d_t = ∂z(q − o_t) of each pixel q:
+def _row_shifts(b, ok, off, C, ml, mc, mr):
+    """∂z of one row at the columns q + 1, q, q − 1 of the tile's pixels q (0 outside the frame or
+    where ``ok``, the row's own validity, is false)."""
+    return _tap(b, off, C, mr & ok), _tap(b, off, 0, mc & ok), _tap(b, off, -C, ml & ok)
 
-        ∂x(q) = Σ_t w_t · d_t,        ∂w_t = Σ_q x(q) · d_t   (= Σ_p x(p + o_t) · ∂z(p))
 
-    so x is read once, unshifted. ∂w is accumulated element-wise per tap and reduced over the
-    tile rows once at the end; this program's share goes to dw_ptr[program, t, c] (float32
-    [programs, 9, C])."""
-    up, down, start = _row_setup(H, W, C)
-    split = tl.program_id(1)
-    offs_c = C0 + tl.arange(0, CP)
-    cmask = offs_c < C
+@triton.jit
+def _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, image, r0, offs_w, prog, H, W, C, NC, ROWS: tl.constexpr,
+             C0: tl.constexpr, CP: tl.constexpr):
+    """∂x and ∂w of channels C0 … C0 + CP − 1 (NC of them real) for a band of ROWS rows and a
+    tile of BLOCK_W columns, walking down the band with the ∂z rows q − 1, q, q + 1 in registers:
+
+        ∂x(q) = Σ_t w_t · ∂z(q − o_t),        ∂w_t = Σ_q x(q) · ∂z(q − o_t)
+
+    Each ∂z row is loaded once per band (at its three column shifts) instead of three times,
+    and x once. ∂w is accumulated element-wise per tap and reduced over the tile's pixels at the
+    end: this program's share goes to dw_ptr[program, t, c − C0] (float32 [programs, 9, NC]).
+    ``image``: the first element of the batch item (int64), ``r0``: the band's first row,
+    ``offs_w``: the tile's pixels [BLOCK_W], ``prog``: this tile's slot in dw_ptr."""
+    BLOCK_W: tl.constexpr = offs_w.shape[0]
+    off, offs_c, cmask, ml, mc, mr = _group(offs_w, W, C, C0, CP)
     w0 = _weight(w_ptr, offs_c, cmask, 0)
     w1 = _weight(w_ptr, offs_c, cmask, 1)
     w2 = _weight(w_ptr, offs_c, cmask, 2)
@@ -190,8 +198,12 @@ def bwd_wx_kernel(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, H, W, C, SPLITS, ITERS: 
     w6 = _weight(w_ptr, offs_c, cmask, 6)
     w7 = _weight(w_ptr, offs_c, cmask, 7)
     w8 = _weight(w_ptr, offs_c, cmask, 8)
-    b = dz_ptr + start
     WC = W * C
+    # Rows q − 1 (p*) and q (c*) of ∂z at the shifts +1, 0, −1 (columns).
+    pr, pm, pl = _row_shifts(dz_ptr + image + (r0 - 1).to(tl.int64) * WC, r0 >= 1, off, C, ml, mc, mr)
+    cr, cm_, cl = _row_shifts(dz_ptr + image + r0.to(tl.int64) * WC, r0 < H, off, C, ml, mc, mr)
+    nr, nm, nl = _row_shifts(dz_ptr + image + (r0 + 1).to(tl.int64) * WC, r0 + 1 < H, off, C, ml, mc, mr)
+    x = _tap(x_ptr + image + r0.to(tl.int64) * WC, off, 0, mc & (r0 < H))
     a0 = tl.zeros((BLOCK_W, CP), dtype=tl.float32)
     a1 = tl.zeros((BLOCK_W, CP), dtype=tl.float32)
     a2 = tl.zeros((BLOCK_W, CP), dtype=tl.float32)
@@ -201,45 +213,63 @@ def bwd_wx_kernel(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, H, W, C, SPLITS, ITERS: 
     a6 = tl.zeros((BLOCK_W, CP), dtype=tl.float32)
     a7 = tl.zeros((BLOCK_W, CP), dtype=tl.float32)
     a8 = tl.zeros((BLOCK_W, CP), dtype=tl.float32)
-    for it in range(0, ITERS):
-        offs_w = (split + it * SPLITS) * BLOCK_W + tl.arange(0, BLOCK_W)
-        off, _, _, ml, mc, mr = _group(offs_w, W, C, C0, CP)
-        x = _tap(x_ptr + start, off, 0, mc)
-        d = _tap(b, off, WC + C, mr & down)
-        acc = d * w0
-        a0 += d * x
-        d = _tap(b, off, WC, mc & down)
-        acc += d * w1
-        a1 += d * x
-        d = _tap(b, off, WC - C, ml & down)
-        acc += d * w2
-        a2 += d * x
-        d = _tap(b, off, C, mr)
-        acc += d * w3
-        a3 += d * x
-        d = _tap(b, off, 0, mc)
-        acc += d * w4
-        a4 += d * x
-        d = _tap(b, off, -C, ml)
-        acc += d * w5
-        a5 += d * x
-        d = _tap(b, off, -WC + C, mr & up)
-        acc += d * w6
-        a6 += d * x
-        d = _tap(b, off, -WC, mc & up)
-        acc += d * w7
-        a7 += d * x
-        d = _tap(b, off, -WC - C, ml & up)
-        acc += d * w8
-        a8 += d * x
-        tl.store(dx_ptr + start + off, acc.to(dx_ptr.dtype.element_ty), mask=mc)
-    out = dw_ptr + (tl.program_id(0) * SPLITS + split).to(tl.int64) * 9 * C + offs_c
+    for i in range(0, ROWS):
+        q = r0 + i
+        row = image + q.to(tl.int64) * WC
+        fr, fm, fl = _row_shifts(dz_ptr + row + 2 * WC, q + 2 < H, off, C, ml, mc, mr)  # prefetch
+        fx = _tap(x_ptr + row + WC, off, 0, mc & (q + 1 < H))
+        acc = nr * w0 + nm * w1 + nl * w2 + cr * w3 + cm_ * w4 + cl * w5 + pr * w6 + pm * w7 + pl * w8
+        a0 += nr * x
+        a1 += nm * x
+        a2 += nl * x
+        a3 += cr * x
+        a4 += cm_ * x
+        a5 += cl * x
+        a6 += pr * x
+        a7 += pm * x
+        a8 += pl * x
+        tl.store(dx_ptr + row + off, acc.to(dx_ptr.dtype.element_ty), mask=mc & (q < H))
+        pr, pm, pl = cr, cm_, cl
+        cr, cm_, cl = nr, nm, nl
+        nr, nm, nl = fr, fm, fl
+        x = fx
+    out = dw_ptr + prog.to(tl.int64) * 9 * NC + (offs_c - C0)
     tl.store(out, tl.sum(a0, axis=0), mask=cmask)
-    tl.store(out + C, tl.sum(a1, axis=0), mask=cmask)
-    tl.store(out + 2 * C, tl.sum(a2, axis=0), mask=cmask)
-    tl.store(out + 3 * C, tl.sum(a3, axis=0), mask=cmask)
-    tl.store(out + 4 * C, tl.sum(a4, axis=0), mask=cmask)
-    tl.store(out + 5 * C, tl.sum(a5, axis=0), mask=cmask)
-    tl.store(out + 6 * C, tl.sum(a6, axis=0), mask=cmask)
-    tl.store(out + 7 * C, tl.sum(a7, axis=0), mask=cmask)
-    tl.store(out + 8 * C, tl.sum(a8, axis=0), mask=cmask)
+    tl.store(out + NC, tl.sum(a1, axis=0), mask=cmask)
+    tl.store(out + 2 * NC, tl.sum(a2, axis=0), mask=cmask)
+    tl.store(out + 3 * NC, tl.sum(a3, axis=0), mask=cmask)
+    tl.store(out + 4 * NC, tl.sum(a4, axis=0), mask=cmask)
+    tl.store(out + 5 * NC, tl.sum(a5, axis=0), mask=cmask)
+    tl.store(out + 6 * NC, tl.sum(a6, axis=0), mask=cmask)
+    tl.store(out + 7 * NC, tl.sum(a7, axis=0), mask=cmask)
+    tl.store(out + 8 * NC, tl.sum(a8, axis=0), mask=cmask)
+
+
+@triton.jit
+def bwd_wx_kernel(x_ptr, dz_ptr, w_ptr, dx_ptr, dwm_ptr, dwt_ptr, H, W, C, NM, ROWS: tl.constexpr, BM: tl.constexpr,
+                  CM: tl.constexpr, BT: tl.constexpr, CT: tl.constexpr, K: tl.constexpr, SUBS: tl.constexpr):
+    """∂x and ∂w of both channel groups in one launch. The columns are cut into chunks of K·BM
+    pixels (= BT when there is a tail); each chunk has SUBS programs per band: K main-group
+    tiles of BM pixels, then (CT > 0) one tail-group tile of BT pixels. Running a chunk's tail
+    right after its main tiles lets it find the 32-byte sectors it shares with them (a pixel's
+    tail channels sit between its main channels and the next pixel's) in L2: as a separate
+    launch, the tail of the full-resolution block of S at 1080p took 0.24 ms against the main
+    group's 0.72 ms for a tenth of the channels (Nsight Compute, H200). Grid: (chunks · SUBS,
+    B · bands); ∂w shares go to dwm_ptr [B · bands · chunks · K, 9, NM] and dwt_ptr
+    [B · bands · chunks, 9, C − CM]; NM = min(CM, C), the main group's real channels (the padded
+    layout, CM > C, has no tail)."""
+    col = tl.program_id(0)
+    chunk = col // SUBS
+    sub = col % SUBS
+    chunks = tl.num_programs(0) // SUBS
+    band = tl.program_id(1)
+    bands = tl.cdiv(H, ROWS)
+    image = (band // bands).to(tl.int64) * H * W * C
+    r0 = (band % bands) * ROWS
+    if sub < K:
+        _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dwm_ptr, image, r0, (chunk * K + sub) * BM + tl.arange(0, BM),
+                 (band * chunks + chunk) * K + sub, H, W, C, NM, ROWS, 0, CM)
+    else:
+        if CT > 0:
+            _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dwt_ptr, image, r0, chunk * BT + tl.arange(0, BT),
+                     band * chunks + chunk, H, W, C, C - CM, ROWS, CM, CT)
