@@ -24,31 +24,34 @@ def _compile(fn, types: dict[str, str], constexprs: dict[str, object], num_warps
     assert ".entry" in compiled.asm["ptx"] and compiled.asm["cubin"]  # ptxas ran too
 
 
-@pytest.mark.parametrize("cm, ct", [(64, 8), (32, 0)])
-def test_dwconv_ln_kernels_compile_for_sm90(cm, ct):
+@pytest.mark.parametrize("cm, ct, padded", [(64, 8, False), (32, 0, False), (64, 8, True)])
+def test_dwconv_ln_kernels_compile_for_sm90(cm, ct, padded):
     from mvhinerv.model import dwconv_ln_kernels as k
 
     _compile(k.fwd_kernel, {"x_ptr": "*fp32", "w_ptr": "*fp32", "y_ptr": "*bf16", "rstd_ptr": "*fp32", "eps": "fp32"},
              {"BLOCK_W": 16, "CM": cm, "CT": ct, "MAIN_REAL": True})
     _compile(k.bwd_z_kernel, {"y_ptr": "*bf16", "g_ptr": "*bf16", "rstd_ptr": "*fp32", "dz_ptr": "*bf16"},
-             {"C": cm + ct - 2, "CY": cm + ct, "BLOCK_W": 16, "CM": cm, "CT": ct})
+             {"C": cm + ct - 2, "XS": cm + ct if padded else cm + ct - 2, "CY": cm + ct, "BLOCK_W": 16, "CM": cm,
+              "CT": ct})
     bm = 256 // cm
     bt = 256 // ct if ct else bm
     _compile(k.bwd_wx_kernel, {"x_ptr": "*fp32", "dz_ptr": "*bf16", "w_ptr": "*fp32", "dx_ptr": "*fp32",
                                "dwm_ptr": "*fp32", "dwt_ptr": "*fp32"},
-             {"ROWS": 32, "BM": bm, "CM": cm, "BT": bt, "CT": ct, "K": bt // bm, "SUBS": bt // bm + (ct > 0)},
+             {"ROWS": 32, "BM": bm, "CM": cm, "BT": bt, "CT": ct, "K": bt // bm, "SUBS": bt // bm + (ct > 0),
+              "PADDED": padded},
              num_warps=8)
 
 
-@pytest.mark.parametrize("scale", [1, 2, 3, 5])
-def test_upsample_kernels_compile_for_sm90(scale):
+@pytest.mark.parametrize("scale, ct", [(1, 8), (2, 8), (3, 8), (5, 8), (2, 0)])
+def test_upsample_kernels_compile_for_sm90(scale, ct):
     from mvhinerv.model import upsample_kernels as k
 
-    consts = {"S": scale, "BLOCK_W": 16, "CM": 64, "CT": 8}
+    consts = {"S": scale, "BLOCK_W": 16, "CM": 64, "CT": ct}
     _compile(k.up_fwd_kernel, {"x_ptr": "*fp32", "tile_ptr": "*bf16", "rf_ptr": "*fp32", "cf_ptr": "*fp32",
                                "u_ptr": "*fp32"}, consts)
     _compile(k.up_bwd_kernel, {"du_ptr": "*fp32", "rf_ptr": "*fp32", "cf_ptr": "*fp32", "dx_ptr": "*fp32",
-                               "dtile_ptr": "*fp32"}, consts)
+                               "dtile_ptr": "*fp32"}, consts | {"ROWS": 16, "SS": 1 << (scale * scale - 1).bit_length()},
+             num_warps=2)
 
 
 @pytest.mark.parametrize("lum, has_valid, want_grad", [(False, False, True), (True, True, False)])

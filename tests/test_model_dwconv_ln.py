@@ -31,7 +31,8 @@ def _assert_within(errors: dict[str, float], limits: dict[str, float], what: str
 
 def test_kernels_match_float64_reference_in_triton_interpreter():
     report = interpreter_report("dwconv_ln_support.py")
-    for shape, errors in (report["ops"] | report["padded"]).items():
+    assert len(report["strided"]) == 4
+    for shape, errors in (report["ops"] | report["padded"] | report["strided"]).items():
         _assert_within(errors, F32, shape)
     for block, errors in report["blocks"].items():
         _assert_within(errors, BLOCK, f"block {block}")
@@ -71,7 +72,7 @@ def test_channel_groups_cover_the_padded_row():
 def test_kernels_match_float64_reference_on_gpu():
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
-    from dwconv_ln_support import BLOCKS, GPU_SHAPES, PADDED, block_errors, model_errors, op_errors
+    from dwconv_ln_support import BLOCKS, GPU_SHAPES, PADDED, STRIDED, block_errors, model_errors, op_errors
 
     assert default_dwconv("cuda", compiled=True) == "fused"
     assert default_dwconv("cuda", compiled=True, training=False) == "shift"
@@ -82,6 +83,9 @@ def test_kernels_match_float64_reference_on_gpu():
     for shape, width in PADDED:
         _assert_within(op_errors(shape, "cuda", width=width), F32, f"{shape} width {width}")
         _assert_within(op_errors(shape, "cuda", torch.bfloat16, width=width), BF16, f"bf16 {shape} width {width}")
+    for shape, row in STRIDED + [((1, 45, 80, 140), 144), ((2, 64, 250, 35), 40)]:
+        _assert_within(op_errors(shape, "cuda", width=row, row=row), F32, f"{shape} row {row}")
+        _assert_within(op_errors(shape, "cuda", torch.bfloat16, width=row, row=row), BF16, f"bf16 {shape} row {row}")
     for block in BLOCKS:  # TF32 matmuls on the GPU
         _assert_within(block_errors(*block, "cuda"), {"out": 1e-2, "grads": 1e-2}, f"block {block}")
     for overrides in ({}, {"channels": 40}):

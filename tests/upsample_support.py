@@ -45,9 +45,31 @@ def case_errors(b: int, n: int, m: int, c: int, s: int, row0: int, col0: int, de
     return out
 
 
+#: Cases run again with two input rows per backward program (bands, the last one partial; C = 8
+#: has no tail group); the last one with four too (one band, fewer rows than that).
+BAND_CASES = [(2, 5, 7, 3, 2, 0, 0), (1, 5, 4, 9, 5, 0, 5), (1, 5, 6, 8, 2, 1, 0), (2, 6, 5, 70, 2, 2, 0)]
+
+
+def all_case_errors(device: str) -> dict[str, dict[str, float]]:
+    """Every case with the default tiling (one row per program: small maps), and BAND_CASES with
+    bands of 2 and 4 rows."""
+    from mvhinerv.model import upsample_op
+
+    report = {str(case): case_errors(*case, device) for case in CASES}
+    knobs = upsample_op._BWD_ROWS, upsample_op._BWD_PROGRAMS
+    try:
+        for rows, cases in ((2, BAND_CASES), (4, BAND_CASES[-1:])):
+            upsample_op._BWD_ROWS, upsample_op._BWD_PROGRAMS = rows, 1
+            assert upsample_op._bwd_rows(5, 1) == rows
+            report.update({f"{case} rows {rows}": case_errors(*case, device) for case in cases})
+    finally:
+        upsample_op._BWD_ROWS, upsample_op._BWD_PROGRAMS = knobs
+    return report
+
+
 def main() -> int:
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    report = {str(case): case_errors(*case, device) for case in CASES}
+    report = all_case_errors(device)
     print(json.dumps(report))
     return 0
 

@@ -25,14 +25,17 @@ Tiles split the channels into a power-of-two main group and a small tail (70 →
 are bound by instructions per value, and padding left 45 % of the lanes idle.
 
 The output can be written with a wider row (``width``, zeros past C) so that the next matmul
-gets 16-byte aligned operands (:class:`mvhinerv.model.blocks.ConvNeXtBlock`).
+gets 16-byte aligned operands (:class:`mvhinerv.model.blocks.ConvNeXtBlock`), and the input may
+be such a row cut to its first C channels: the kernels read it in place (:func:`pixel_stride`)
+rather than copying it.
 
 History on an H200, S at 1080p (docs/performance.md § Training step): Inductor's kernels for this
 layer took ≈ 14 ms of a 32 ms step; the first fused version 12.7 ms; the channel split 8.1 ms;
 ∂z from y and the merged ∂x/∂w kernel 5.5 ms; with the padded output row (and C a compile-time
 constant in ∂z) 5.2 ms. The thirteenth session's kernel-only measure (every block's launches in
 one CUDA graph) put ∂z + ∂x/∂w at 3.65 ms; bands of rows, one launch for both groups and tiles
-retuned for each kernel made it 2.67 ms, and the step 123.6 → 133.1 Mpx·it/s.
+retuned for each kernel made it 2.67 ms, and the step 123.6 → 133.1 Mpx·it/s. Reading cut
+inputs in place removed 0.26 ms of copies (fourteenth session).
 
 Maths (per pixel, over the C channels; ``w``: [C, 1, 3, 3], zero padding as ``F.conv2d(...,
 padding=1, groups=C)``)::
@@ -113,12 +116,13 @@ def channel_groups(c: int, width: int | None = None) -> tuple[int, int]:
     one power of two, e.g. 70 → (128, 0)."""
     width = c if width is None else width
     if not _SPLIT_CHANNELS:
-        return _pow2(width), 0
+        return pow2(width), 0
     cm = 1 << (c.bit_length() - 1)
-    return cm, (_pow2(width - cm) if width > cm else 0)
+    return cm, (pow2(width - cm) if width > cm else 0)
 
 
-def _pow2(c: int) -> int:
+def pow2(c: int) -> int:
+    """The smallest power of two ≥ c (c ≥ 1): Triton tiles have power-of-two sides."""
     return 1 << (c - 1).bit_length()
 
 
@@ -131,6 +135,25 @@ def tile_pixels(cp: int, values: int | None = None) -> int:
 def cdiv(a: int, b: int) -> int:
     """⌈a / b⌉ for positive integers (grid sizes)."""
     return -(-a // b)
+
+
+def pixel_stride(x: Tensor) -> int | None:
+    """Values from one pixel to the next when ``x`` [B, H, W, C] is a contiguous map with a row of
+    at least C values per pixel, cut to its first C (``y[..., :c]``, as
+    :meth:`mvhinerv.model.blocks.ConvNeXtBlock.forward` cuts its aligned output); else None.
+    The kernels read such an x in place: copying it took ≈ 0.26 ms of an S step at 1080p."""
+    _, h, w, c = x.shape
+    xs = x.stride(2) if w > 1 else c
+    want = (h * w * xs, w * xs, xs, 1)
+    if xs < c or any(n > 1 and st != wt for n, st, wt in zip(x.shape, x.stride(), want, strict=True)):
+        return None
+    return xs
+
+
+def _in_place(x: Tensor) -> tuple[Tensor, int]:
+    """(x or a contiguous copy of it, its values per pixel): what the kernels read."""
+    xs = pixel_stride(x)
+    return (x, xs) if xs is not None else (x.contiguous(), x.shape[-1])
 
 
 def _check(x: Tensor, weight: Tensor, width: int) -> None:
@@ -148,13 +171,13 @@ def _dwconv_ln_op(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype,
     from mvhinerv.model import dwconv_ln_kernels as k
 
     _check(x, weight, width)
-    x, weight = x.contiguous(), weight.contiguous()
+    (x, xs), weight = _in_place(x), weight.contiguous()
     b, h, w, c = x.shape
     y = torch.empty((b, h, w, width), dtype=out_dtype, device=x.device)
     rstd = torch.empty(x.shape[:3], dtype=torch.float32, device=x.device)
     cm, ct = channel_groups(c, width)  # the tile covers the zero channels too
     block_w = tile_pixels(cm)
-    k.fwd_kernel[(b * h, cdiv(w, block_w))](x, weight, y, rstd, h, w, c, width, eps, BLOCK_W=block_w, CM=cm,
+    k.fwd_kernel[(b * h, cdiv(w, block_w))](x, weight, y, rstd, h, w, c, xs, width, eps, BLOCK_W=block_w, CM=cm,
                                             CT=ct, MAIN_REAL=cm <= c, num_warps=_WARPS)
     return y, rstd
 
@@ -168,15 +191,16 @@ def _(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype, width: int)
 def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, rstd: Tensor) -> tuple[Tensor, Tensor]:
     from mvhinerv.model import dwconv_ln_kernels as k
 
-    x, weight, grad, y, rstd = (t.contiguous() for t in (x, weight, grad, y, rstd))
+    x, xs = _in_place(x)
+    weight, grad, y, rstd = (t.contiguous() for t in (weight, grad, y, rstd))
     b, h, w, c = x.shape
     cm, ct = channel_groups(c)
     block_w = tile_pixels(cm, _Z_TILE_VALUES)
-    dz = torch.empty(x.shape, dtype=grad.dtype, device=x.device)
-    k.bwd_z_kernel[(b * h, cdiv(w, block_w))](y, grad, rstd, dz, h, w, c, y.shape[-1], BLOCK_W=block_w, CM=cm,
+    dz = torch.empty((b, h, w, xs), dtype=grad.dtype, device=x.device)  # x's layout: ∂x/∂w reads both alike
+    k.bwd_z_kernel[(b * h, cdiv(w, block_w))](y, grad, rstd, dz, h, w, c, xs, y.shape[-1], BLOCK_W=block_w, CM=cm,
                                               CT=ct, num_warps=_Z_WARPS)
     # ∂x and ∂w: one launch for both channel groups (bwd_wx_kernel's docstring), bands of rows.
-    dx = torch.empty_like(x)
+    dx = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     bm = tile_pixels(cm, _WX_TILE_VALUES)
     bt = tile_pixels(ct, _WX_TILE_VALUES) if ct else bm
     per_chunk = bt // bm  # main tiles per chunk of columns
@@ -184,8 +208,9 @@ def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, r
     dwm = torch.empty((bands * chunks * per_chunk, 9, min(cm, c)), dtype=torch.float32, device=x.device)
     dwt = torch.empty((bands * chunks, 9, c - cm), dtype=torch.float32, device=x.device) if ct else dwm
     subs = per_chunk + (1 if ct else 0)
-    k.bwd_wx_kernel[(chunks * subs, bands)](x, dz, weight, dx, dwm, dwt, h, w, c, min(cm, c), ROWS=_WX_ROWS, BM=bm,
-                                            CM=cm, BT=bt, CT=ct, K=per_chunk, SUBS=subs, num_warps=_WX_WARPS)
+    k.bwd_wx_kernel[(chunks * subs, bands)](x, dz, weight, dx, dwm, dwt, h, w, c, xs, min(cm, c), ROWS=_WX_ROWS,
+                                            BM=bm, CM=cm, BT=bt, CT=ct, K=per_chunk, SUBS=subs, PADDED=xs > c,
+                                            num_warps=_WX_WARPS)
     partial = torch.cat((dwm.sum(0), dwt.sum(0)), 1) if ct else dwm.sum(0)
     dw = partial.t().contiguous().view(c, 1, 3, 3).to(weight.dtype)
     return dx, dw
@@ -220,11 +245,13 @@ def dwconv_ln(x: Tensor, weight: Tensor, eps: float, width: int | None = None) -
     HiNeRV's widths (35·2^k) do not have (:meth:`mvhinerv.model.blocks.ConvNeXtBlock.forward`).
     The output has the autocast dtype when autocast is on for x's device (what the next linear
     would cast it to anyway), else x's dtype. Differentiable in x and weight (the gradient of the
-    zero channels is ignored). Needs :func:`fused_available`.
+    zero channels is ignored). An x cut from a wider row (``y[..., :C]``) is read in place.
+    Needs :func:`fused_available`.
     """
     kind = x.device.type
     out_dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else x.dtype
     return _dwconv_ln_op(x, weight, eps, out_dtype, x.shape[-1] if width is None else width)[0]
 
 
-__all__ = ["cdiv", "channel_groups", "dwconv_ln", "dwconv_ln_reference", "fused_available", "tile_pixels"]
+__all__ = ["cdiv", "channel_groups", "dwconv_ln", "dwconv_ln_reference", "fused_available", "pixel_stride", "pow2",
+           "tile_pixels"]

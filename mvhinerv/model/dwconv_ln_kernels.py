@@ -4,7 +4,8 @@ A module of its own so that importing the model does not import Triton (a quarte
 a CPU, where these kernels never run): :mod:`mvhinerv.model.dwconv_ln` imports it on the first
 call. Triton reads ``TRITON_INTERPRET`` when this module is imported.
 
-Layout: every tensor is channels last and contiguous, [B, H, W, C]; a program handles a tile of
+Layout: every tensor is channels last, [B, H, W, C], contiguous except that x (and so ∂z) may
+have XS ≥ C values per pixel (a wider row cut to its first C channels); a program handles a tile of
 BLOCK_W pixels of one row (b·H + h), or of a band of rows (∂x/∂w). Triton tiles have
 power-of-two sides, and HiNeRV's widths are not powers of two (35, 70, 140, 280: 35·2^k).
 Padding C to the next power of two (64, 128, …) leaves 45 % of every tile's lanes masked, and
@@ -43,13 +44,14 @@ def _weight(w_ptr, offs_c, cmask, tap):
 
 
 @triton.jit
-def _group(offs_w, W, C, C0: tl.constexpr, CP: tl.constexpr):
+def _group(offs_w, W, C, XS, C0: tl.constexpr, CP: tl.constexpr):
     """One channel group of a tile: channels C0 … C0 + CP − 1 (those < C are real) of the pixels
-    offs_w. Returns (offsets in the row [BLOCK_W, CP], channel offsets, channel mask, and the
-    masks of the left, centre and right neighbours: inside the row and a real channel)."""
+    offs_w, in a row of XS ≥ C values per pixel. Returns (offsets in the row [BLOCK_W, CP],
+    channel offsets, channel mask, and the masks of the left, centre and right neighbours:
+    inside the row and a real channel)."""
     offs_c = C0 + tl.arange(0, CP)
     cmask = offs_c < C
-    off = offs_w[:, None] * C + offs_c[None, :]
+    off = offs_w[:, None] * XS + offs_c[None, :]
     left = ((offs_w >= 1) & (offs_w <= W))[:, None] & cmask[None, :]
     centre = (offs_w < W)[:, None] & cmask[None, :]
     right = (offs_w + 1 < W)[:, None] & cmask[None, :]
@@ -72,27 +74,28 @@ def _conv9(base, off, WC, C, ml, mc, mr, up, down, w_ptr, offs_c, cmask):
 
 
 @triton.jit
-def _row_setup(H, W, C):
+def _row_setup(H, W, XS):
     """Per-program row quantities: (has a row above, has a row below, the row's first element
-    as int64)."""
+    as int64, XS values per pixel)."""
     row = tl.program_id(0)  # b·H + h
     h = row % H
-    return h > 0, h < H - 1, row.to(tl.int64) * W * C
+    return h > 0, h < H - 1, row.to(tl.int64) * W * XS
 
 
 @triton.jit
-def _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, W, C, eps, CM: tl.constexpr, CT: tl.constexpr):
-    """z and LayerNorm over both channel groups of one tile: returns (main group's offsets,
-    centre mask, y; the same for the tail (y = 0 when CT = 0); rstd per pixel)."""
-    WC = W * C
-    om, cm, km, lm, mm, rm = _group(offs_w, W, C, 0, CM)
-    zm = _conv9(x_ptr + start, om, WC, C, lm, mm, rm, up, down, w_ptr, cm, km)
+def _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, W, C, XS, eps, CM: tl.constexpr, CT: tl.constexpr):
+    """z and LayerNorm over both channel groups of one tile (x has XS values per pixel): returns
+    (main group's offsets, centre mask, y; the same for the tail (y = 0 when CT = 0); rstd per
+    pixel)."""
+    WC = W * XS
+    om, cm, km, lm, mm, rm = _group(offs_w, W, C, XS, 0, CM)
+    zm = _conv9(x_ptr + start, om, WC, XS, lm, mm, rm, up, down, w_ptr, cm, km)
     total = tl.sum(zm, axis=1)
     ot = om
     mt = mm
     if CT > 0:
-        ot, ct, kt, lt, mt, rt = _group(offs_w, W, C, CM, CT)
-        zt = _conv9(x_ptr + start, ot, WC, C, lt, mt, rt, up, down, w_ptr, ct, kt)
+        ot, ct, kt, lt, mt, rt = _group(offs_w, W, C, XS, CM, CT)
+        zt = _conv9(x_ptr + start, ot, WC, XS, lt, mt, rt, up, down, w_ptr, ct, kt)
         total += tl.sum(zt, axis=1)
     mean = total / C
     dm = tl.where(km[None, :], zm - mean[:, None], 0.0)
@@ -109,20 +112,21 @@ def _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, W, C, eps, CM: tl.constex
 
 
 @triton.jit
-def fwd_kernel(x_ptr, w_ptr, y_ptr, rstd_ptr, H, W, C, CY, eps, BLOCK_W: tl.constexpr, CM: tl.constexpr,
+def fwd_kernel(x_ptr, w_ptr, y_ptr, rstd_ptr, H, W, C, XS, CY, eps, BLOCK_W: tl.constexpr, CM: tl.constexpr,
                CT: tl.constexpr, MAIN_REAL: tl.constexpr):
     """y = LayerNorm(dwconv(x)) of one row tile, and rstd per pixel (float32 [B·H·W], for the
-    backward). y has a row of CY ≥ C channels per pixel; channels C … CY − 1 are written as
+    backward). x has XS ≥ C values per pixel (the channels C … XS − 1 are not read), y a row of
+    CY ≥ C channels per pixel; channels C … CY − 1 are written as
     zeros (the groups cover them: CM + CT ≥ CY). ``MAIN_REAL``: every lane of the main group is a
     real channel (CM ≤ C), so its store reuses the loads' offsets (shifted per pixel) and mask;
     a store with its own offsets and mask made this instruction-bound kernel 30 % slower on an
     H200 (1.52 → 1.98 ms per S step at 1080p)."""
-    up, down, start = _row_setup(H, W, C)
+    up, down, start = _row_setup(H, W, XS)
     row = tl.program_id(0).to(tl.int64)
     offs_w = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
-    om, mm, ym, ot, _, yt, rstd = _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, W, C, eps, CM, CT)
+    om, mm, ym, ot, _, yt, rstd = _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, W, C, XS, eps, CM, CT)
     y_row = y_ptr + row * W * CY
-    pad = offs_w[:, None] * (CY - C)  # offsets in a row of C channels → in a row of CY
+    pad = offs_w[:, None] * (CY - XS)  # offsets in a row of XS values per pixel → of CY
     inside = (offs_w < W)[:, None]
     if not MAIN_REAL:
         mm = inside & (tl.arange(0, CM) < CY)[None, :]
@@ -134,25 +138,26 @@ def fwd_kernel(x_ptr, w_ptr, y_ptr, rstd_ptr, H, W, C, CY, eps, BLOCK_W: tl.cons
 
 
 @triton.jit
-def bwd_z_kernel(y_ptr, g_ptr, rstd_ptr, dz_ptr, H, W, C: tl.constexpr, CY: tl.constexpr, BLOCK_W: tl.constexpr,
-                 CM: tl.constexpr, CT: tl.constexpr):
+def bwd_z_kernel(y_ptr, g_ptr, rstd_ptr, dz_ptr, H, W, C: tl.constexpr, XS: tl.constexpr, CY: tl.constexpr,
+                 BLOCK_W: tl.constexpr, CM: tl.constexpr, CT: tl.constexpr):
     """∂z = rstd·(∂y − mean(∂y) − y·mean(∂y ⊙ y)) of one row tile, from the forward's output y
     and rstd: no stencil, two reads and a write per value. y and ∂y have a row of CY channels per
-    pixel (as the forward wrote y), ∂z one of C. C and CY are compile-time constants here (one
+    pixel (as the forward wrote y), ∂z one of XS values per pixel, as x has (channels C … XS − 1
+    are not written). C, XS and CY are compile-time constants here (one
     compilation per width; the address arithmetic folds): 0.99 → 0.75 ms per S step at 1080p on
     an H200, where the other kernels measured slower that way."""
-    _, _, start = _row_setup(H, W, C)
+    _, _, start = _row_setup(H, W, XS)
     row = tl.program_id(0).to(tl.int64)
     offs_w = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
     y_row = row * W * CY
-    om, cm, _, _, mm, _ = _group(offs_w, W, C, 0, CM)
+    om, cm, _, _, mm, _ = _group(offs_w, W, C, XS, 0, CM)
     oy = y_row + offs_w[:, None] * CY + cm[None, :]
     ym = tl.load(y_ptr + oy, mask=mm, other=0.0).to(tl.float32)
     gm = tl.load(g_ptr + oy, mask=mm, other=0.0).to(tl.float32)
     sg = tl.sum(gm, axis=1)
     sgy = tl.sum(gm * ym, axis=1)
     if CT > 0:
-        ot, ct, _, _, mt, _ = _group(offs_w, W, C, CM, CT)
+        ot, ct, _, _, mt, _ = _group(offs_w, W, C, XS, CM, CT)
         oy = y_row + offs_w[:, None] * CY + ct[None, :]
         yt = tl.load(y_ptr + oy, mask=mt, other=0.0).to(tl.float32)
         gt = tl.load(g_ptr + oy, mask=mt, other=0.0).to(tl.float32)
@@ -175,8 +180,8 @@ def _row_shifts(b, ok, off, C, ml, mc, mr):
 
 
 @triton.jit
-def _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, image, r0, offs_w, prog, H, W, C, NC, ROWS: tl.constexpr,
-             C0: tl.constexpr, CP: tl.constexpr):
+def _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, item, r0, offs_w, prog, H, W, C, XS, NC, ROWS: tl.constexpr,
+             C0: tl.constexpr, CP: tl.constexpr, PADDED: tl.constexpr):
     """∂x and ∂w of channels C0 … C0 + CP − 1 (NC of them real) for a band of ROWS rows and a
     tile of BLOCK_W columns, walking down the band with the ∂z rows q − 1, q, q + 1 in registers:
 
@@ -185,10 +190,17 @@ def _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, image, r0, offs_w, prog, H, W
     Each ∂z row is loaded once per band (at its three column shifts) instead of three times,
     and x once. ∂w is accumulated element-wise per tap and reduced over the tile's pixels at the
     end: this program's share goes to dw_ptr[program, t, c − C0] (float32 [programs, 9, NC]).
-    ``image``: the first element of the batch item (int64), ``r0``: the band's first row,
-    ``offs_w``: the tile's pixels [BLOCK_W], ``prog``: this tile's slot in dw_ptr."""
+    ``item``: the batch item (int64), ``r0``: the band's first row, ``offs_w``: the tile's pixels
+    [BLOCK_W], ``prog``: this tile's slot in dw_ptr. x and ∂z have XS values per pixel, ∂x C;
+    ``PADDED``: XS > C, so ∂x has offsets of its own."""
     BLOCK_W: tl.constexpr = offs_w.shape[0]
-    off, offs_c, cmask, ml, mc, mr = _group(offs_w, W, C, C0, CP)
+    off, offs_c, cmask, ml, mc, mr = _group(offs_w, W, C, XS, C0, CP)
+    image = item * H * W * XS
+    dx_image = image
+    off_dx = off
+    if PADDED:
+        dx_image = item * H * W * C
+        off_dx = offs_w[:, None] * C + offs_c[None, :]
     w0 = _weight(w_ptr, offs_c, cmask, 0)
     w1 = _weight(w_ptr, offs_c, cmask, 1)
     w2 = _weight(w_ptr, offs_c, cmask, 2)
@@ -198,11 +210,11 @@ def _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, image, r0, offs_w, prog, H, W
     w6 = _weight(w_ptr, offs_c, cmask, 6)
     w7 = _weight(w_ptr, offs_c, cmask, 7)
     w8 = _weight(w_ptr, offs_c, cmask, 8)
-    WC = W * C
+    WC = W * XS
     # Rows q − 1 (p*) and q (c*) of ∂z at the shifts +1, 0, −1 (columns).
-    pr, pm, pl = _row_shifts(dz_ptr + image + (r0 - 1).to(tl.int64) * WC, r0 >= 1, off, C, ml, mc, mr)
-    cr, cm_, cl = _row_shifts(dz_ptr + image + r0.to(tl.int64) * WC, r0 < H, off, C, ml, mc, mr)
-    nr, nm, nl = _row_shifts(dz_ptr + image + (r0 + 1).to(tl.int64) * WC, r0 + 1 < H, off, C, ml, mc, mr)
+    pr, pm, pl = _row_shifts(dz_ptr + image + (r0 - 1).to(tl.int64) * WC, r0 >= 1, off, XS, ml, mc, mr)
+    cr, cm_, cl = _row_shifts(dz_ptr + image + r0.to(tl.int64) * WC, r0 < H, off, XS, ml, mc, mr)
+    nr, nm, nl = _row_shifts(dz_ptr + image + (r0 + 1).to(tl.int64) * WC, r0 + 1 < H, off, XS, ml, mc, mr)
     x = _tap(x_ptr + image + r0.to(tl.int64) * WC, off, 0, mc & (r0 < H))
     a0 = tl.zeros((BLOCK_W, CP), dtype=tl.float32)
     a1 = tl.zeros((BLOCK_W, CP), dtype=tl.float32)
@@ -216,7 +228,7 @@ def _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, image, r0, offs_w, prog, H, W
     for i in range(0, ROWS):
         q = r0 + i
         row = image + q.to(tl.int64) * WC
-        fr, fm, fl = _row_shifts(dz_ptr + row + 2 * WC, q + 2 < H, off, C, ml, mc, mr)  # prefetch
+        fr, fm, fl = _row_shifts(dz_ptr + row + 2 * WC, q + 2 < H, off, XS, ml, mc, mr)  # prefetch
         fx = _tap(x_ptr + row + WC, off, 0, mc & (q + 1 < H))
         acc = nr * w0 + nm * w1 + nl * w2 + cr * w3 + cm_ * w4 + cl * w5 + pr * w6 + pm * w7 + pl * w8
         a0 += nr * x
@@ -228,7 +240,8 @@ def _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, image, r0, offs_w, prog, H, W
         a6 += pr * x
         a7 += pm * x
         a8 += pl * x
-        tl.store(dx_ptr + row + off, acc.to(dx_ptr.dtype.element_ty), mask=mc & (q < H))
+        tl.store(dx_ptr + dx_image + q.to(tl.int64) * W * C + off_dx, acc.to(dx_ptr.dtype.element_ty),
+                 mask=mc & (q < H))
         pr, pm, pl = cr, cm_, cl
         cr, cm_, cl = nr, nm, nl
         nr, nm, nl = fr, fm, fl
@@ -246,8 +259,9 @@ def _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, image, r0, offs_w, prog, H, W
 
 
 @triton.jit
-def bwd_wx_kernel(x_ptr, dz_ptr, w_ptr, dx_ptr, dwm_ptr, dwt_ptr, H, W, C, NM, ROWS: tl.constexpr, BM: tl.constexpr,
-                  CM: tl.constexpr, BT: tl.constexpr, CT: tl.constexpr, K: tl.constexpr, SUBS: tl.constexpr):
+def bwd_wx_kernel(x_ptr, dz_ptr, w_ptr, dx_ptr, dwm_ptr, dwt_ptr, H, W, C, XS, NM, ROWS: tl.constexpr,
+                  BM: tl.constexpr, CM: tl.constexpr, BT: tl.constexpr, CT: tl.constexpr, K: tl.constexpr,
+                  SUBS: tl.constexpr, PADDED: tl.constexpr):
     """∂x and ∂w of both channel groups in one launch. The columns are cut into chunks of K·BM
     pixels (= BT when there is a tail); each chunk has SUBS programs per band: K main-group
     tiles of BM pixels, then (CT > 0) one tail-group tile of BT pixels. Running a chunk's tail
@@ -257,19 +271,19 @@ def bwd_wx_kernel(x_ptr, dz_ptr, w_ptr, dx_ptr, dwm_ptr, dwt_ptr, H, W, C, NM, R
     group's 0.72 ms for a tenth of the channels (Nsight Compute, H200). Grid: (chunks · SUBS,
     B · bands); ∂w shares go to dwm_ptr [B · bands · chunks · K, 9, NM] and dwt_ptr
     [B · bands · chunks, 9, C − CM]; NM = min(CM, C), the main group's real channels (the padded
-    layout, CM > C, has no tail)."""
+    layout, CM > C, has no tail). x and ∂z have XS values per pixel, ∂x C (PADDED: XS > C)."""
     col = tl.program_id(0)
     chunk = col // SUBS
     sub = col % SUBS
     chunks = tl.num_programs(0) // SUBS
     band = tl.program_id(1)
     bands = tl.cdiv(H, ROWS)
-    image = (band // bands).to(tl.int64) * H * W * C
+    item = (band // bands).to(tl.int64)
     r0 = (band % bands) * ROWS
     if sub < K:
-        _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dwm_ptr, image, r0, (chunk * K + sub) * BM + tl.arange(0, BM),
-                 (band * chunks + chunk) * K + sub, H, W, C, NM, ROWS, 0, CM)
+        _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dwm_ptr, item, r0, (chunk * K + sub) * BM + tl.arange(0, BM),
+                 (band * chunks + chunk) * K + sub, H, W, C, XS, NM, ROWS, 0, CM, PADDED)
     else:
         if CT > 0:
-            _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dwt_ptr, image, r0, chunk * BT + tl.arange(0, BT),
-                     band * chunks + chunk, H, W, C, C - CM, ROWS, CM, CT)
+            _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dwt_ptr, item, r0, chunk * BT + tl.arange(0, BT),
+                     band * chunks + chunk, H, W, C, XS, C - CM, ROWS, CM, CT, PADDED)

@@ -124,13 +124,17 @@ def _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, i, row_ok, j, ch, C, n, m, A: tl
 
 
 @triton.jit
-def _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, b, r, j, ch, n, m, C, prog, S: tl.constexpr):
-    """∂x of input row r, pixels j, channels ``ch`` (one group), and the group's ∂tile share."""
+def _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile, b, r, valid, j, ch, n, m, C, S: tl.constexpr,
+                  SS: tl.constexpr):
+    """∂x of input row r, pixels j, channels ``ch`` (one group), when ``valid`` (r < n); adds to
+    ``dtile`` [SS, len(ch)] (row p·S + q: phase (p, q)) the row's ∂tile share, Σ ∂U over the cells
+    (r − 1, j − 1), and returns it."""
     acc = tl.zeros((j.shape[0], ch.shape[0]), tl.float32)
-    acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r, r < n - 2, j, ch, C, n, m, 0, S)
-    acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r - 1, (r >= 1) & (r - 1 < n - 2), j, ch, C, n, m, 1, S)
-    acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r - 2, r >= 2, j, ch, C, n, m, 2, S)
-    inside = j < m
+    acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r, valid & (r < n - 2), j, ch, C, n, m, 0, S)
+    acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r - 1, valid & (r >= 1) & (r - 1 < n - 2), j, ch, C, n, m,
+                      1, S)
+    acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r - 2, valid & (r >= 2), j, ch, C, n, m, 2, S)
+    inside = valid & (j < m)
     tl.store(dx_ptr + (b * n + r).to(tl.int64) * m * C + j[:, None] * C + ch[None, :],
              acc.to(dx_ptr.dtype.element_ty), mask=inside[:, None] & (ch < C)[None, :])
     # ∂tile: the cells (r − 1, j − 1) of this program, every phase.
@@ -139,26 +143,47 @@ def _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, b, r, j, ch, n, m, 
     ok = (i >= 0) & (i < n - 2) & (jj >= 0) & (jj < m - 2)
     mask = ok[:, None] & (ch < C)[None, :]
     wo = (m - 2) * S
+    phase = tl.arange(0, SS)[:, None]
     for p in tl.static_range(S):
         base = du_ptr + (b * ((n - 2) * S) + S * i + p).to(tl.int64) * wo * C
         for q in tl.static_range(S):
             g = tl.load(base + (S * jj + q)[:, None] * C + ch[None, :], mask=mask, other=0.0).to(tl.float32)
-            tl.store(dtile_ptr + (prog * S * S + p * S + q) * C + ch, tl.sum(g, axis=0), mask=ch < C)
+            dtile += tl.where(phase == p * S + q, tl.sum(g, axis=0)[None, :], 0.0)
+    return dtile
+
+
+@triton.jit
+def _store_dtile(dtile_ptr, dtile, prog, ch, C, S: tl.constexpr, SS: tl.constexpr):
+    """This program's ∂tile share [SS, len(ch)] → dtile_ptr[prog, p, q, ch] (phases p·S + q < S²)."""
+    phase = tl.arange(0, SS)[:, None]
+    tl.store(dtile_ptr + (prog * S * S + phase) * C + ch[None, :], dtile, mask=(phase < S * S) & (ch < C)[None, :])
 
 
 @triton.jit
 def up_bwd_kernel(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, n, m, C, S: tl.constexpr, BLOCK_W: tl.constexpr,
-                  CM: tl.constexpr, CT: tl.constexpr):
-    """∂xn of input row r (window coordinates), columns of this program's tile: the adjoint of
-    :func:`up_fwd_kernel` (input row r is tap 0 of cell row r, tap 1 of r − 1, tap 2 of r − 2).
-    Also this program's share of ∂tile[b, p, q] = Σ ∂U over the cells (r − 1, c − 1) of its
-    columns c, written to dtile_ptr[program, p, q, channel] (float32; summed afterwards in a
-    fixed order). Grid: B·n, column tiles; the main channel group, then the tail."""
-    row = tl.program_id(0)  # b·n + r
-    b = row // n
-    r = row % n
+                  CM: tl.constexpr, CT: tl.constexpr, ROWS: tl.constexpr, SS: tl.constexpr):
+    """∂xn of a band of ROWS input rows r (window coordinates), columns of this program's tile:
+    the adjoint of :func:`up_fwd_kernel` (input row r is tap 0 of cell row r, tap 1 of r − 1, tap 2
+    of r − 2). Also this program's share of ∂tile[b, p, q] = Σ ∂U over the cells (r − 1, c − 1) of
+    its rows r and columns c, summed in registers over the band ([SS, channels], SS = S² rounded
+    up to a power of two) and written once to dtile_ptr[program, p, q, channel] (float32; summed
+    afterwards in a fixed order). One share per row and tile made the shares as large as ∂x at
+    full resolution (S at 1080p: 146 MB written and read again). Grid: B · bands, column
+    tiles; per row, the main channel group, then the tail."""
+    bands = tl.cdiv(n, ROWS)
+    b = tl.program_id(0) // bands
+    r0 = (tl.program_id(0) % bands) * ROWS
     j = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
-    prog = (row * tl.num_programs(1) + tl.program_id(1)).to(tl.int64)  # one slot per (row, column tile)
-    _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, b, r, j, tl.arange(0, CM), n, m, C, prog, S)
+    prog = (tl.program_id(0) * tl.num_programs(1) + tl.program_id(1)).to(tl.int64)  # one slot per (band, tile)
+    main = tl.arange(0, CM)
+    dm = tl.zeros((SS, CM), tl.float32)
+    tail = CM + tl.arange(0, CT if CT > 0 else 1)
+    dt = tl.zeros((SS, CT if CT > 0 else 1), tl.float32)
+    for k in tl.range(ROWS, num_stages=1):
+        r = r0 + k
+        dm = _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dm, b, r, r < n, j, main, n, m, C, S, SS)
+        if CT > 0:
+            dt = _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dt, b, r, r < n, j, tail, n, m, C, S, SS)
+    _store_dtile(dtile_ptr, dm, prog, main, C, S, SS)
     if CT > 0:
-        _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, b, r, j, CM + tl.arange(0, CT), n, m, C, prog, S)
+        _store_dtile(dtile_ptr, dt, prog, tail, C, S, SS)

@@ -5,9 +5,10 @@ stencil and its backward took ≈ 3 ms per frame (the full-resolution one alone 
 dimensional views with per-element index arithmetic, at about a quarter of the memory bandwidth.
 Here each program loads the nine input cells around a row of cells once and writes all s² phases
 of them; the adjoint gathers, for every input pixel, the ∂U of the (≤ 2s)² output pixels that
-read it, with the weights as compile-time constants (:mod:`.upsample_kernels`). These kernels
-take 0.52 ms (forward) and 1.11 ms (backward) per step; the step went 105.5 → 112.0 Mpx·it/s
-(docs/performance.md § Training step). The LayerNorm before the stencil stays with Inductor,
+read it, with the weights as compile-time constants (:mod:`.upsample_kernels`), and sums its
+∂tile shares over a band of rows. These kernels take 0.52 ms (forward) and ≈ 1.0 ms (backward
+with the ∂tile sums) per step; the step went 105.5 → 112.0 Mpx·it/s when they came (ninth
+session; docs/performance.md § Training step). The LayerNorm before the stencil stays with Inductor,
 which fuses it with its neighbours.
 
 Registered as ``torch.ops.mvhinerv.upsample_stencil`` with its autograd formula (gradients for
@@ -21,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mvhinerv.model.dwconv_ln import cdiv, channel_groups, tile_pixels
+from mvhinerv.model.dwconv_ln import cdiv, channel_groups, pow2, tile_pixels
 
 #: Warps per program of the forward.
 _WARPS = 4
@@ -31,6 +32,12 @@ _WARPS = 4
 #: registers and spilled.
 _BWD_TILE_VALUES = 256
 _BWD_WARPS = 2
+#: Input rows per program of the backward (at most; a power of two): its ∂tile shares are summed
+#: over them in registers. Fewer where the map is small, to keep at least _BWD_PROGRAMS programs:
+#: per stage of S at 1080p (kernel + ∂tile sum, H200) one row per program took 0.044, 0.185,
+#: 0.305, 0.580 ms, 16 rows 0.133, 0.150, 0.247, 0.572, 32 rows 0.160, 0.130, 0.277, 0.561.
+_BWD_ROWS = 32
+_BWD_PROGRAMS = 2048
 
 
 def _tiling(c: int, values: int | None = None) -> tuple[int, int, int]:
@@ -38,6 +45,15 @@ def _tiling(c: int, values: int | None = None) -> tuple[int, int, int]:
     kernels tile (about ``values`` values per group tile, default the forward's 1024)."""
     cm, ct = channel_groups(c)
     return cm, ct, tile_pixels(cm, values)
+
+
+def _bwd_rows(n: int, col_blocks: int) -> int:
+    """Input rows per program of the backward for n rows and col_blocks column tiles: the largest
+    power of two ≤ _BWD_ROWS that leaves _BWD_PROGRAMS programs (1 if none does), and ≤ n."""
+    rows = 1
+    while rows * 2 <= min(_BWD_ROWS, n) and (n // (rows * 2)) * col_blocks >= _BWD_PROGRAMS:
+        rows *= 2
+    return rows
 
 
 def _check(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int) -> None:
@@ -82,9 +98,11 @@ def _upsample_backward_op(grad: Tensor, row_factor: Tensor, col_factor: Tensor, 
     dx = torch.empty((b, n, m, c), dtype=grad.dtype, device=grad.device)
     cm, ct, bw = _tiling(c, _BWD_TILE_VALUES)
     col_blocks = cdiv(m, bw)
-    partial = torch.empty((b, n * col_blocks, scale, scale, c), dtype=torch.float32, device=grad.device)
-    k.up_bwd_kernel[(b * n, col_blocks)](grad, rf, cf, dx, partial, n, m, c, S=scale, BLOCK_W=bw, CM=cm, CT=ct,
-                                         num_warps=_BWD_WARPS)
+    rows = _bwd_rows(n, col_blocks)
+    bands = cdiv(n, rows)
+    partial = torch.empty((b, bands * col_blocks, scale, scale, c), dtype=torch.float32, device=grad.device)
+    k.up_bwd_kernel[(b * bands, col_blocks)](grad, rf, cf, dx, partial, n, m, c, S=scale, BLOCK_W=bw, CM=cm, CT=ct,
+                                             ROWS=rows, SS=pow2(scale * scale), num_warps=_BWD_WARPS)
     return dx, partial.sum(1)
 
 
