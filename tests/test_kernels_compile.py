@@ -71,3 +71,10 @@ def test_gelu_kernels_compile_for_sm90(dtype):
 
     _compile(k.gelu_fwd_kernel, {"h_ptr": f"*{dtype}", "a_ptr": f"*{dtype}"}, {"BLOCK": 4096})
     _compile(k.gelu_bwd_kernel, {"g_ptr": f"*{dtype}", "h_ptr": f"*{dtype}", "dh_ptr": f"*{dtype}"}, {"BLOCK": 4096})
+
+
+@pytest.mark.parametrize("rows", [16, 128])
+def test_colsum_kernel_compiles_for_sm90(rows):
+    from mvhinerv.model import colsum_kernels as k
+
+    _compile(k.colsum_kernel, {"x_ptr": "*fp32", "out_ptr": "*fp32"}, {"ROWS": rows, "BR": 16, "BN": 64})

@@ -361,3 +361,28 @@ def test_halving_matches_ceil_mode_pooling_and_compiles_to_the_same_gradient():
     torch.testing.assert_close(torch.autograd.grad((_halve(x) * weights).sum(), x)[0], expected)
     compiled = torch.compile(lambda v: (_halve(v) * weights).sum())
     torch.testing.assert_close(torch.autograd.grad(compiled(x), x)[0], expected)
+
+
+@pytest.mark.parametrize("mode, cudagraphs", [("reduce-overhead", True), ("default", None), (None, None)])
+def test_compile_step_keeps_the_mode_and_turns_stride_padding_off(monkeypatch, mode, cudagraphs):
+    """The step is compiled with its mode's Inductor options plus comprehensive_padding off (a
+    padded map is copied before every custom op it reaches); passed as ``options`` so that the
+    lazily compiled backward gets them too."""
+    from mvhinerv.train import step
+
+    seen = {}
+
+    def fake_compile(fn, **kwargs):
+        seen.update(kwargs)
+        return fn
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    fn = step.compile_step(abs, mode)
+    assert fn is abs
+    assert set(seen) == {"options"}
+    assert seen["options"]["comprehensive_padding"] is False
+    assert seen["options"].get("triton.cudagraphs") is cudagraphs
+    # Every option is a real Inductor setting (a misspelt one would be rejected only on a GPU).
+    import torch._inductor.config as inductor_config
+
+    assert all(hasattr(inductor_config, k.split(".")[0]) for k in seen["options"])

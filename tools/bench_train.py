@@ -48,7 +48,8 @@ from mvhinerv.quant import QuantSteps
 from mvhinerv.train.data import PatchSampler, TrainingData
 from mvhinerv.train.losses import LossWeights
 from mvhinerv.train.schedule import Phase
-from mvhinerv.train.step import ITERATION_OUTPUTS, StepSetup, make_optimizer, make_step_fn, train_iteration
+from mvhinerv.train.step import (ITERATION_OUTPUTS, StepSetup, compile_step, make_optimizer, make_step_fn,
+                                 train_iteration)
 
 #: name → (width, height, views, frames)
 SIZES = {
@@ -94,7 +95,7 @@ def make_runner(preset: str, size: str, args: argparse.Namespace, device: torch.
     setup = StepSetup(args.quant, quantised, 1.0, data.num_pixels, LossWeights(), args.bf16)
     fn = make_step_fn(model, steps, setup, device)
     if compiled:
-        fn = torch.compile(fn, mode=args.compile_mode)
+        fn = compile_step(fn, args.compile_mode)
     optimizer = make_optimizer(model, steps, phase, 1.0, sampler.steps_per_epoch, sampler.steps_per_epoch)
     clip = list(model.parameters())
     p = torch.full((), 0.5, device=device)

@@ -18,7 +18,7 @@ and how cheaply each value is addressed:
   shifts, the next one while the current one is computed), and both channel groups share one
   launch, so that the tail finds the sectors it shares with the main group in L2. ∂w is
   accumulated per program and the per-program sums are added afterwards in a fixed order
-  (deterministic).
+  (deterministic; :func:`mvhinerv.model.colsum.column_sums`).
 
 Tiles split the channels into a power-of-two main group and a small tail (70 → 64 + 8 lanes,
 :mod:`.dwconv_ln_kernels`) instead of padding them to one power of two (70 → 128): the kernels
@@ -190,6 +190,7 @@ def _(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype, width: int)
 @torch.library.custom_op("mvhinerv::dwconv_ln_backward", mutates_args=())
 def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, rstd: Tensor) -> tuple[Tensor, Tensor]:
     from mvhinerv.model import dwconv_ln_kernels as k
+    from mvhinerv.model.colsum import column_sums
 
     x, xs = _in_place(x)
     weight, grad, y, rstd = (t.contiguous() for t in (weight, grad, y, rstd))
@@ -211,8 +212,10 @@ def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, r
     k.bwd_wx_kernel[(chunks * subs, bands)](x, dz, weight, dx, dwm, dwt, h, w, c, xs, min(cm, c), ROWS=_WX_ROWS,
                                             BM=bm, CM=cm, BT=bt, CT=ct, K=per_chunk, SUBS=subs, PADDED=xs > c,
                                             num_warps=_WX_WARPS)
-    partial = torch.cat((dwm.sum(0), dwt.sum(0)), 1) if ct else dwm.sum(0)
-    dw = partial.t().contiguous().view(c, 1, 3, 3).to(weight.dtype)
+    dw = column_sums(dwm.view(1, dwm.shape[0], -1)).view(9, -1)
+    if ct:
+        dw = torch.cat((dw, column_sums(dwt.view(1, dwt.shape[0], -1)).view(9, -1)), 1)
+    dw = dw.t().contiguous().view(c, 1, 3, 3).to(weight.dtype)
     return dx, dw
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from mvhinerv.model.colsum import column_sums
 from mvhinerv.model.dwconv_ln import cdiv, channel_groups, pow2, tile_pixels
 
 #: Warps per program of the forward.
@@ -103,7 +104,7 @@ def _upsample_backward_op(grad: Tensor, row_factor: Tensor, col_factor: Tensor, 
     partial = torch.empty((b, bands * col_blocks, scale, scale, c), dtype=torch.float32, device=grad.device)
     k.up_bwd_kernel[(b * bands, col_blocks)](grad, rf, cf, dx, partial, n, m, c, S=scale, BLOCK_W=bw, CM=cm, CT=ct,
                                              ROWS=rows, SS=pow2(scale * scale), num_warps=_BWD_WARPS)
-    return dx, partial.sum(1)
+    return dx, column_sums(partial.view(b, bands * col_blocks, -1)).view(b, scale, scale, c)
 
 
 @_upsample_backward_op.register_fake

@@ -44,7 +44,7 @@ from mvhinerv.train.data import MultiViewVideoLike, PatchSampler, TrainingData, 
 from mvhinerv.train.losses import LossWeights, psnr
 from mvhinerv.train.progress import PhaseProgress, announce
 from mvhinerv.train.schedule import Phase, Schedule, get_schedule, schedule_table
-from mvhinerv.train.step import (ITERATION_OUTPUTS, StepSetup, evaluate, make_optimizer, make_step_fn,
+from mvhinerv.train.step import (ITERATION_OUTPUTS, StepSetup, compile_step, evaluate, make_optimizer, make_step_fn,
                                  train_iteration)
 
 
@@ -142,7 +142,7 @@ class _Trainer:
         setup = StepSetup(phase.quant, phase.rate, cfg.lam, self.data.num_pixels, self.weights, cfg.bf16)
         fn = make_step_fn(self.model, self.steps, setup, self.device)
         if self.device.type == "cuda" and cfg.compile:
-            fn = torch.compile(fn, mode=cfg.compile_mode)
+            fn = compile_step(fn, cfg.compile_mode)
         bar = PhaseProgress(phase.name, total, state.step, self.progress)
         sums = torch.zeros(len(ITERATION_OUTPUTS), device=self.device)
         logged, last_save = state.step, time.monotonic()

@@ -71,6 +71,24 @@ def make_step_fn(model: nn.Module, steps: QuantSteps, setup: StepSetup, device: 
     return step_fn
 
 
+def compile_step(fn: StepFn, mode: str | None) -> StepFn:
+    """``torch.compile(fn, mode=mode)`` with Inductor's stride padding off.
+
+    Inductor pads the row stride of the buffers it allocates to 128 bytes when the stride is
+    over 1024 elements (``torch._inductor.config.comprehensive_padding``), for matmuls with
+    unaligned operands. Ours are aligned already (:func:`mvhinerv.model.blocks.aligned_width`),
+    and a padded map has to be copied before it reaches a custom op: with S at 1080p, stage 0's
+    1120-wide hidden map was padded to 1152 and copied once before the GELU op and twice
+    before its backward (≈ 47 µs per block on an H200, docs/performance.md § Training step).
+    The option goes through ``torch.compile``'s ``options`` (the mode's own options plus this
+    one), which also reach the backward graph that AOTAutograd compiles lazily, unlike a
+    ``config.patch`` around the call."""
+    from torch._inductor import list_mode_options
+
+    options = {**list_mode_options(mode or "default"), "comprehensive_padding": False}
+    return torch.compile(fn, options=options)
+
+
 def make_optimizer(model: nn.Module, steps: QuantSteps, phase: Phase, lr_scale: float, total_steps: int,
                    steps_per_epoch: int) -> torch.optim.Optimizer:
     """Adam (β 0.9/0.999, no weight decay; fused on CUDA): the network at ``phase.lr`` and, in
