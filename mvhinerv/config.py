@@ -97,7 +97,8 @@ class EncodeConfig:
     """``torch.compile`` mode of the training step: ``reduce-overhead`` (CUDA graphs: the step's
     kernels replayed without the host's launch work; S at 1080p +2 %, more on a busy host,
     docs/performance.md § Training step), None or ``default`` (torch's default, no graphs),
-    ``max-autotune`` or ``max-autotune-no-cudagraphs``."""
+    ``max-autotune`` or ``max-autotune-no-cudagraphs``; in every mode Inductor's stride padding
+    is off (:func:`mvhinerv.train.step.compile_step`)."""
 
     dwconv: str = "auto"
     """Implementation of the blocks' depthwise 3×3 conv + LayerNorm: ``auto`` (the fused Triton

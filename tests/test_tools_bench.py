@@ -100,6 +100,14 @@ def test_bench_gelu_runs_in_triton_interpreter_and_reports(tmp_path):
     assert all(m["copy_ms"] > 0 and m["triton_backward_ms"] > 0 and m["pytorch_forward_ms"] > 0 for m in maps)
 
 
+def test_bench_colsum_runs_in_triton_interpreter_and_reports(tmp_path):
+    cases = _kernel_tool_cases("bench_colsum.py", ["--preset", "tiny", "--size", "32x18"], tmp_path / "colsum.json")
+    assert [c["case"] for c in cases] == ["pytorch", "triton"]
+    assert all(c["ms"] > 0 and c["gb_per_s"] > 0 for c in cases)
+    shapes = json.loads((tmp_path / "colsum.json").read_text())["shapes"]
+    assert len(shapes) >= 8 and all(len(s) == 3 for s in shapes)  # ∂w of every block, ∂tile of every stage
+
+
 def test_kernel_categories():
     assert kernel_category("nvjet_sm90_tst_288x128_64x3_1x2_h_bz_coopA_NNN") == "gemm"
     assert kernel_category("void cutlass::Kernel2<cutlass_80_tensorop_bf16_s16816gemm>") == "gemm"

@@ -26,9 +26,9 @@ _BR = 16
 #: sums are bound by how many loads are in flight), as few as leave about _PROGRAMS programs;
 #: all of them (one split: the last pass) when there are at most _ONE_SPLIT. Best of a sweep on
 #: an H200 (1024–8192 programs, 64–256 and 32–128 rows, loads of 16 or 32 rows) over the 24
-#: share tensors of an S step at 1080p, all in one CUDA graph: 0.153 ms (0.153–0.185 for the
-#: others; PyTorch's sums 0.381 ms). The shares are 240 MB, so about half of it is the memory
-#: traffic itself (docs/performance.md § Training step).
+#: share tensors of an S step at 1080p, all in one CUDA graph (``tools/bench_colsum.py``):
+#: 0.153–0.155 ms (up to 0.185 for the others; PyTorch's sums 0.388 ms). The shares are 239 MB,
+#: so about half of it is the memory traffic itself (docs/performance.md § Training step).
 _MAX_ROWS = 128
 _PROGRAMS = 1024
 _ONE_SPLIT = 128
