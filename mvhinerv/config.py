@@ -86,9 +86,10 @@ class EncodeConfig:
     """bf16 autocast of the network on CUDA (ignored on CPU, which trains in float32)."""
 
     bf16_stages: bool = False
-    """With ``bf16``: keep each stage's maps (the upsampler's output and the blocks' residual
-    stream) in bf16 instead of the float32 that LayerNorm returns under autocast; less memory
-    traffic (``docs/model.md`` § Speed)."""
+    """With ``bf16``: keep every stage's maps (the upsampler's output and the blocks' residual
+    stream) in bf16 instead of the float32 that LayerNorm returns under autocast. Without it only
+    the maps whose first block has no residual are bf16 (stages 1–3 of S; ``docs/model.md``
+    § Speed #19); this adds stage 0's residual stream (no faster: 140.8 against 140.3 Mpx·it/s)."""
 
     compile: bool = True
     """``torch.compile`` the training step on CUDA (ignored on CPU)."""

@@ -183,6 +183,20 @@ def test_bf16_autocast_close_to_fp32():
     assert out.min() >= 0 and out.max() <= 1
 
 
+def test_upsampled_maps_narrow_under_autocast_where_no_residual_reads_them():
+    """Under autocast the upsampler writes the autocast dtype for a stage whose first block has no
+    residual (its depthwise layer is the map's only reader); stage 0 of tiny (64 → 64 channels)
+    keeps the LayerNorm's dtype, and ``stage_dtype`` applies to every stage."""
+    model = MVHiNeRV(arch_from_preset("tiny", 64, 48, frames=3, views=1))
+    cpu = torch.device("cpu")
+    assert [blocks[0].residual for blocks in (s.blocks for s in model.stages)] == [True, False, False, False]
+    assert [model._map_dtype(s, cpu) for s in model.stages] == [None] * 4
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert [model._map_dtype(s, cpu) for s in model.stages] == [None] + [torch.bfloat16] * 3
+    model.stage_dtype = torch.float16
+    assert [model._map_dtype(s, cpu) for s in model.stages] == [torch.float16] * 4
+
+
 def test_time_lerp_matches_align_corners_false():
     i0, i1, w = time_lerp(torch.arange(8), total=8, slices=2)
     pos = (torch.arange(8, dtype=torch.float64) + 0.5) * 2 / 8 - 0.5

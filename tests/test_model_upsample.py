@@ -1,5 +1,6 @@
 """The upsampler's Triton stencil (``mvhinerv.model.upsample_op``) against the float64 PyTorch
-stencil: output, ∂x and ∂tile, at frame edges and inside, for s = 1, 2, 3, 5.
+stencil: output, ∂x and ∂tile, at frame edges and inside, for s = 1, 2, 3, 5; a bf16 output
+equal to the float32 one rounded.
 
 On a CPU the kernels run in Triton's interpreter (``TRITON_INTERPRET=1``, a subprocess, as in
 test_model_dwconv_ln.py); on a GPU compiled (marker ``gpu``)."""
@@ -17,7 +18,7 @@ LIMIT = 1e-6
 
 def test_stencil_matches_float64_reference_in_triton_interpreter():
     report = interpreter_report("upsample_support.py")
-    assert len(report) >= 10
+    assert len(report) >= 12 and sum("bf16 out" in case for case in report) == 2
     assert_cases_within(report, LIMIT)
 
 
@@ -45,7 +46,8 @@ def test_stencil_matches_float64_reference_on_gpu():
     tile = torch.randn(2, 3, 3, 7, device="cuda", requires_grad=True)
     rf = edge_factor(torch.arange(9, device="cuda").repeat(2, 1), 3, 3)
     cf = edge_factor(torch.arange(12, device="cuda").repeat(2, 1), 3, 4)
-    torch.library.opcheck(upsample_op._upsample_op, (x, tile, rf, cf, 3))
+    torch.library.opcheck(upsample_op._upsample_op, (x, tile, rf, cf, 3, torch.float32))
+    torch.library.opcheck(upsample_op._upsample_op, (x, tile, rf, cf, 3, torch.bfloat16))
 
 
 def test_backward_rows_per_program_keep_enough_programs():

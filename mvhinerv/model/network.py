@@ -134,10 +134,9 @@ class MVHiNeRV(nn.Module):
         """Run the upsamplers' stencil as Triton kernels (:mod:`mvhinerv.model.upsample_op`),
         with the fused depthwise conv + LayerNorm (GPU training)."""
         self.stage_dtype: torch.dtype | None = None
-        """Dtype of the stage maps after each upsampler, or None to leave them as computed.
-        Under CUDA autocast LayerNorm returns float32, so the upsampler's output and with it the
-        blocks' residual stream are float32 unless this is the autocast dtype (bf16): half the
-        memory traffic of the memory-bound layers (``docs/model.md`` § Speed)."""
+        """Dtype of every stage map as the upsampler writes it, or None for :meth:`_map_dtype`'s
+        rule. Under CUDA autocast LayerNorm returns float32, so the upsampler's output and with
+        it a residual stream are float32 unless this is the autocast dtype (bf16)."""
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -227,6 +226,22 @@ class MVHiNeRV(nn.Module):
             x = x * _mask2d(r.mask, c.mask).to(x.dtype)
         return x
 
+    def _map_dtype(self, stage: Stage, device: torch.device) -> torch.dtype | None:
+        """Dtype of a stage's map as its upsampler writes it, or None for the LayerNorm's.
+
+        :attr:`stage_dtype` when set. Otherwise, under autocast, the autocast dtype where the
+        stage's first block has no residual: the map's only reader is then that block's depthwise
+        convolution, which autocast would run on a bf16 copy anyway (HiNeRV's code under fp16
+        autocast does), so the float32 map bought no precision, only traffic: the upsampler's
+        store, the fused layer's two reads and ∂x's store and read, each twice as wide. S at
+        1080p: stages 1–3 (36, 73 and 145 M values per frame); stage 0 keeps its float32
+        residual stream."""
+        if self.stage_dtype is not None:
+            return self.stage_dtype
+        if stage.blocks[0].residual or not torch.is_autocast_enabled(device.type):
+            return None
+        return torch.get_autocast_dtype(device.type)
+
     def _stage(self, x: Tensor, i: int, stage: Stage, views: Tensor, frames: Tensor,
                y0: Tensor, x0: Tensor, plan: PatchPlan) -> Tensor:
         arch, s = self.arch, stage.scale
@@ -237,9 +252,8 @@ class MVHiNeRV(nn.Module):
         ay, ax = level_anchor(y0, arch, i + 1), level_anchor(x0, arch, i + 1)
         rf = edge_factor(global_index(ay, up_r), s, rp.frame_sizes[i])
         cf = edge_factor(global_index(ax, up_c), s, cp.frame_sizes[i])
-        x = upsample(x, s, stage.encoding(views, frames), rf, cf, fused=self.fused_upsample)
-        if self.stage_dtype is not None:
-            x = x.to(self.stage_dtype)
+        x = upsample(x, s, stage.encoding(views, frames), rf, cf, fused=self.fused_upsample,
+                     out_dtype=self._map_dtype(stage, x.device))
         work_r, work_c = rp.work[i], cp.work[i]
         x = _crop(x, (work_r.lo - up_r.lo, work_r.size), (work_c.lo - up_c.lo, work_c.size))
         mask = None

@@ -50,7 +50,7 @@ def edge_factor(rows: Tensor, scale: int, in_size: int) -> Tensor:
 
 
 def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor: Tensor,
-             fused: bool = False) -> Tensor:
+             fused: bool = False, out_dtype: torch.dtype | None = None) -> Tensor:
     """LayerNorm + bilinear ×``scale`` of ``x`` plus the encoding ``tile``, channels last.
 
     Args:
@@ -62,17 +62,20 @@ def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor
         col_factor: [B, (m − 2)·s] likewise for columns.
         fused: run the stencil as Triton kernels (:mod:`.upsample_op`; needs
             :func:`mvhinerv.model.dwconv_ln.fused_available`), else as PyTorch ops.
+        out_dtype: dtype of the result (default the LayerNorm's: fp32 under CUDA autocast). The
+            stencil computes in the LayerNorm's dtype either way; the Triton kernels round once
+            when they store, so a narrower map costs no extra pass.
 
     Returns:
-        [B, (n − 2)·s, (m − 2)·s, C]: produced row ``s·j + p`` belongs to input row ``j + 1``
-        (fp32 under CUDA autocast, where LayerNorm returns fp32).
+        [B, (n − 2)·s, (m − 2)·s, C]: produced row ``s·j + p`` belongs to input row ``j + 1``.
     """
     x = F.layer_norm(x, (x.shape[-1],), eps=LN_EPS)
     if fused:
         from mvhinerv.model.upsample_op import upsample_stencil_fused
 
-        return upsample_stencil_fused(x, tile, row_factor, col_factor, scale)
-    return upsample_stencil(x, scale, tile, row_factor, col_factor)
+        return upsample_stencil_fused(x, tile, row_factor, col_factor, scale, out_dtype)
+    u = upsample_stencil(x, scale, tile, row_factor, col_factor)
+    return u if out_dtype is None else u.to(out_dtype)
 
 
 def upsample_stencil(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor: Tensor) -> Tensor:

@@ -65,16 +65,23 @@ def _check(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scal
             raise ValueError(f"upsample_stencil: {name} {tuple(t.shape)}, expected {want[name]} for x {tuple(x.shape)}")
 
 
+def _factors(row_factor: Tensor, col_factor: Tensor) -> tuple[Tensor, Tensor]:
+    """The edge factors as the kernels read them: float32 whatever the maps' dtypes (a factor
+    such as 0.8 rounded to bf16 would be off by 0.2 %)."""
+    return row_factor.to(torch.float32).contiguous(), col_factor.to(torch.float32).contiguous()
+
+
 @torch.library.custom_op("mvhinerv::upsample_stencil", mutates_args=())
-def _upsample_op(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int) -> Tensor:
-    """[B, (n − 2)·s, (m − 2)·s, C] in x's dtype (see :func:`upsample_stencil`)."""
+def _upsample_op(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int,
+                 out_dtype: torch.dtype) -> Tensor:
+    """[B, (n − 2)·s, (m − 2)·s, C] in out_dtype (see :func:`upsample_stencil`)."""
     from mvhinerv.model import upsample_kernels as k
 
     _check(x, tile, row_factor, col_factor, scale)
     x, tile = x.contiguous(), tile.contiguous()
-    rf, cf = row_factor.to(x.dtype).contiguous(), col_factor.to(x.dtype).contiguous()
+    rf, cf = _factors(row_factor, col_factor)
     b, n, m, c = x.shape
-    u = torch.empty((b, (n - 2) * scale, (m - 2) * scale, c), dtype=x.dtype, device=x.device)
+    u = torch.empty((b, (n - 2) * scale, (m - 2) * scale, c), dtype=out_dtype, device=x.device)
     cm, ct, bw = _tiling(c)
     k.up_fwd_kernel[(b * (n - 2), cdiv(m - 2, bw))](x, tile, rf, cf, u, n, m, c, S=scale, BLOCK_W=bw, CM=cm, CT=ct,
                                                     num_warps=_WARPS)
@@ -82,21 +89,21 @@ def _upsample_op(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor
 
 
 @_upsample_op.register_fake
-def _(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int) -> Tensor:
+def _(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int, out_dtype: torch.dtype) -> Tensor:
     b, n, m, c = x.shape
-    return x.new_empty((b, (n - 2) * scale, (m - 2) * scale, c))
+    return x.new_empty((b, (n - 2) * scale, (m - 2) * scale, c), dtype=out_dtype)
 
 
 @torch.library.custom_op("mvhinerv::upsample_stencil_backward", mutates_args=())
 def _upsample_backward_op(grad: Tensor, row_factor: Tensor, col_factor: Tensor, n: int, m: int,
-                          scale: int) -> tuple[Tensor, Tensor]:
-    """(∂x [B, n, m, C] in grad's dtype, ∂tile [B, s, s, C] float32)."""
+                          scale: int, dx_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """(∂x [B, n, m, C] in dx_dtype, ∂tile [B, s, s, C] float32)."""
     from mvhinerv.model import upsample_kernels as k
 
     grad = grad.contiguous()
-    rf, cf = row_factor.to(grad.dtype).contiguous(), col_factor.to(grad.dtype).contiguous()
+    rf, cf = _factors(row_factor, col_factor)
     b, c = grad.shape[0], grad.shape[-1]
-    dx = torch.empty((b, n, m, c), dtype=grad.dtype, device=grad.device)
+    dx = torch.empty((b, n, m, c), dtype=dx_dtype, device=grad.device)
     cm, ct, bw = _tiling(c, _BWD_TILE_VALUES)
     col_blocks = cdiv(m, bw)
     rows = _bwd_rows(n, col_blocks)
@@ -108,33 +115,36 @@ def _upsample_backward_op(grad: Tensor, row_factor: Tensor, col_factor: Tensor, 
 
 
 @_upsample_backward_op.register_fake
-def _(grad: Tensor, row_factor: Tensor, col_factor: Tensor, n: int, m: int, scale: int) -> tuple[Tensor, Tensor]:
+def _(grad: Tensor, row_factor: Tensor, col_factor: Tensor, n: int, m: int, scale: int,
+      dx_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     b, c = grad.shape[0], grad.shape[-1]
-    return grad.new_empty((b, n, m, c)), grad.new_empty((b, scale, scale, c), dtype=torch.float32)
+    return grad.new_empty((b, n, m, c), dtype=dx_dtype), grad.new_empty((b, scale, scale, c), dtype=torch.float32)
 
 
 def _setup_context(ctx, inputs, output) -> None:
-    x, tile, row_factor, col_factor, scale = inputs
+    x, tile, row_factor, col_factor, scale, _ = inputs
     ctx.save_for_backward(row_factor, col_factor)
-    ctx.geometry = (x.shape[1], x.shape[2], scale, tile.dtype)
+    ctx.geometry = (x.shape[1], x.shape[2], scale, x.dtype, tile.dtype)
 
 
 def _backward(ctx, grad: Tensor):
     row_factor, col_factor = ctx.saved_tensors
-    n, m, scale, tile_dtype = ctx.geometry
-    dx, dtile = _upsample_backward_op(grad, row_factor, col_factor, n, m, scale)
-    return dx, dtile.to(tile_dtype), None, None, None
+    n, m, scale, x_dtype, tile_dtype = ctx.geometry
+    dx, dtile = _upsample_backward_op(grad, row_factor, col_factor, n, m, scale, x_dtype)
+    return dx, dtile.to(tile_dtype), None, None, None, None
 
 
 _upsample_op.register_autograd(_backward, setup_context=_setup_context)
 
 
-def upsample_stencil_fused(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int) -> Tensor:
+def upsample_stencil_fused(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int,
+                           out_dtype: torch.dtype | None = None) -> Tensor:
     """:func:`mvhinerv.model.upsample.upsample_stencil` by the Triton kernels: ``x`` [B, n, m, C]
     (already normalised), ``tile`` [B, s, s, C], ``row_factor`` [B, (n − 2)·s], ``col_factor``
-    [B, (m − 2)·s] → [B, (n − 2)·s, (m − 2)·s, C] in x's dtype. Differentiable in x and tile.
+    [B, (m − 2)·s] → [B, (n − 2)·s, (m − 2)·s, C] in ``out_dtype`` (default x's dtype; computed in
+    float32 and rounded once when stored). Differentiable in x and tile; ∂x has x's dtype.
     Needs :func:`mvhinerv.model.dwconv_ln.fused_available`."""
-    return _upsample_op(x, tile, row_factor, col_factor, scale)
+    return _upsample_op(x, tile, row_factor, col_factor, scale, x.dtype if out_dtype is None else out_dtype)
 
 
 __all__ = ["upsample_stencil_fused"]
