@@ -18,7 +18,8 @@ LIMIT = 1e-6
 
 def test_stencil_matches_float64_reference_in_triton_interpreter():
     report = interpreter_report("upsample_support.py")
-    assert len(report) >= 12 and sum("bf16 out" in case for case in report) == 2
+    assert len(report) >= 14 and sum("bf16 out" in case for case in report) == 2
+    assert sum("width" in case and "pad" in errors for case, errors in report.items()) == 2
     assert_cases_within(report, LIMIT)
 
 
@@ -29,6 +30,8 @@ def test_shape_errors_name_the_argument():
     x = torch.zeros(1, 4, 5, 3)
     with pytest.raises(ValueError, match="col_factor"):
         upsample_stencil_fused(x, torch.zeros(1, 2, 2, 3), torch.ones(1, 4), torch.ones(1, 5), 2)
+    with pytest.raises(ValueError, match="width 2 < C = 3"):
+        upsample_stencil_fused(x, torch.zeros(1, 2, 2, 3), torch.ones(1, 4), torch.ones(1, 6), 2, width=2)
 
 
 @pytest.mark.gpu
@@ -46,8 +49,8 @@ def test_stencil_matches_float64_reference_on_gpu():
     tile = torch.randn(2, 3, 3, 7, device="cuda", requires_grad=True)
     rf = edge_factor(torch.arange(9, device="cuda").repeat(2, 1), 3, 3)
     cf = edge_factor(torch.arange(12, device="cuda").repeat(2, 1), 3, 4)
-    torch.library.opcheck(upsample_op._upsample_op, (x, tile, rf, cf, 3, torch.float32))
-    torch.library.opcheck(upsample_op._upsample_op, (x, tile, rf, cf, 3, torch.bfloat16))
+    torch.library.opcheck(upsample_op._upsample_op, (x, tile, rf, cf, 3, torch.float32, 7))
+    torch.library.opcheck(upsample_op._upsample_op, (x, tile, rf, cf, 3, torch.bfloat16, 8))  # a cut wider row
 
 
 def test_backward_rows_per_program_keep_enough_programs():

@@ -19,7 +19,10 @@ CASES = [(2, 5, 7, 3, 2, 0, 0), (1, 4, 6, 10, 3, 3, 6), (1, 5, 4, 9, 5, 0, 5), (
          (1, 4, 4, 35, 1, 0, 0)]
 
 
-def case_errors(b: int, n: int, m: int, c: int, s: int, row0: int, col0: int, device: str) -> dict[str, float]:
+def case_errors(b: int, n: int, m: int, c: int, s: int, row0: int, col0: int, device: str,
+                width: int | None = None) -> dict[str, float]:
+    """Errors of the fused stencil's u, ∂x and ∂tile; with ``width``, u must be the first C
+    channels of a map of ``width`` values per pixel whose other channels are zeros ("pad")."""
     g = torch.Generator().manual_seed(n * 100 + m * 10 + c)
     x = torch.randn(b, n, m, c, generator=g, dtype=torch.float64)
     tile = torch.randn(b, s, s, c, generator=g, dtype=torch.float64)
@@ -34,7 +37,11 @@ def case_errors(b: int, n: int, m: int, c: int, s: int, row0: int, col0: int, de
         xi = x.to(device, dtype).detach().clone().requires_grad_()
         ti = tile.to(device, dtype).detach().clone().requires_grad_()
         if fn is None:
-            u = upsample_stencil_fused(xi, ti, rf.to(device), cf.to(device), s)
+            u = upsample_stencil_fused(xi, ti, rf.to(device), cf.to(device), s, width=width)
+            if width is not None:
+                assert u.stride()[2:] == (width, 1), u.stride()
+                row = u.as_strided((*u.shape[:3], width), u.stride())
+                out["pad"] = float(row[..., c:].abs().max()) if width > c else 0.0
         else:
             u = fn(xi, s, ti, rf.to(device), cf.to(device))
         (u * grad.to(device, dtype)).sum().backward()
@@ -81,6 +88,8 @@ def all_case_errors(device: str) -> dict[str, dict[str, float]]:
     from mvhinerv.model import upsample_op
 
     report = {str(case): case_errors(*case, device) for case in CASES}
+    report.update({f"{case} width {width}": case_errors(*case, device, width=width)
+                   for case, width in ((CASES[1], 16), (CASES[3], 72))})
     report.update({f"{case} bf16 out": narrow_errors(*case, device) for case in CASES[2:4]})
     knobs = upsample_op._BWD_ROWS, upsample_op._BWD_PROGRAMS
     try:

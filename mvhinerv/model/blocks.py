@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from mvhinerv.model.coded import CodedParam
-from mvhinerv.model.dwconv_ln import dwconv_ln
+from mvhinerv.model.dwconv_ln import aligned_width, dwconv_ln
 from mvhinerv.model.gelu_op import gelu
 from mvhinerv.model.upsample import LN_EPS
 
@@ -91,12 +91,16 @@ class ConvNeXtBlock(nn.Module):
         """[B, H, W, C1] → [B, H, W, C2]; ``mask`` [B, H, W, 1] zeroes out-of-frame positions."""
         g = self.hidden(x)
         c2 = self.fc2.shape[0]
-        y = F.linear(g, self.fc2_for(g))[..., :c2]
+        y = F.linear(g, self.fc2_for(g))
+        # On the fused path y has A(C2) channels (zeros past C2). The residual sum and the mask
+        # keep that row and the block returns it cut to C2, so the next fused layer reads 16-byte
+        # aligned rows in place (dwconv_ln.pixel_stride): a row of 70 values per pixel made its
+        # forward 20 % slower (docs/model.md § Speed).
         if self.residual:
-            y = y + x
+            y = y + (F.pad(x, (0, y.shape[-1] - c2)) if y.shape[-1] > c2 else x)
         if mask is not None:
             y = y * mask.to(y.dtype)
-        return y
+        return y[..., :c2]
 
     def hidden(self, x: Tensor) -> Tensor:
         """The block before its second linear, GELU(fc1(LN(dwconv(x)))): [B, H, W, e·C2].
@@ -133,16 +137,6 @@ class ConvNeXtBlock(nn.Module):
 
     def coded(self, prefix: str) -> list[CodedParam]:
         return [CodedParam(f"{prefix}{n}", "weight", None, 0) for n in ("dwconv", "fc1", "fc2")]
-
-
-#: Matmul widths are padded to a multiple of this many elements: 16 bytes of bf16, the alignment
-#: of cuBLAS's and CUTLASS's vectorised kernels.
-ALIGN = 8
-
-
-def aligned_width(n: int) -> int:
-    """n rounded up to a multiple of :data:`ALIGN`."""
-    return -(-n // ALIGN) * ALIGN
 
 
 class Head(nn.Module):

@@ -44,13 +44,25 @@ def _weight(w_ptr, offs_c, cmask, tap):
 
 
 @triton.jit
-def _group(offs_w, W, C, XS, C0: tl.constexpr, CP: tl.constexpr):
+def _weight_t(wt_ptr, offs_c, cmask, tap, WS: tl.constexpr):
+    """Tap ``tap`` of the channels offs_c from the weight laid out [9, WS] (taps × channels,
+    WS ≥ C): contiguous in the channels, so a thread holding 8 channels loads them at once."""
+    return tl.load(wt_ptr + tap * WS + offs_c, mask=cmask, other=0.0).to(tl.float32)[None, :]
+
+
+@triton.jit
+def _group(offs_w, W, C, XS, C0: tl.constexpr, CP: tl.constexpr, REAL: tl.constexpr = False):
     """One channel group of a tile: channels C0 … C0 + CP − 1 (those < C are real) of the pixels
     offs_w, in a row of XS ≥ C values per pixel. Returns (offsets in the row [BLOCK_W, CP],
     channel offsets, channel mask, and the masks of the left, centre and right neighbours:
-    inside the row and a real channel)."""
+    inside the row and a real channel). ``REAL``: every lane is a real channel (C0 + CP ≤ C),
+    so the channel mask is a constant: with a run-time C, a mask that varies along the channels
+    stops Triton from loading 8 of them in one instruction."""
     offs_c = C0 + tl.arange(0, CP)
-    cmask = offs_c < C
+    if REAL:
+        cmask = tl.full((CP,), 1, tl.int1)
+    else:
+        cmask = offs_c < C
     off = offs_w[:, None] * XS + offs_c[None, :]
     left = ((offs_w >= 1) & (offs_w <= W))[:, None] & cmask[None, :]
     centre = (offs_w < W)[:, None] & cmask[None, :]
@@ -59,17 +71,18 @@ def _group(offs_w, W, C, XS, C0: tl.constexpr, CP: tl.constexpr):
 
 
 @triton.jit
-def _conv9(base, off, WC, C, ml, mc, mr, up, down, w_ptr, offs_c, cmask):
-    """z = Σ_t w_t · x(p + o_t) for one channel group of a tile, float32 (zero-padded borders)."""
-    z = _tap(base, off, -WC - C, ml & up) * _weight(w_ptr, offs_c, cmask, 0)
-    z += _tap(base, off, -WC, mc & up) * _weight(w_ptr, offs_c, cmask, 1)
-    z += _tap(base, off, -WC + C, mr & up) * _weight(w_ptr, offs_c, cmask, 2)
-    z += _tap(base, off, -C, ml) * _weight(w_ptr, offs_c, cmask, 3)
-    z += _tap(base, off, 0, mc) * _weight(w_ptr, offs_c, cmask, 4)
-    z += _tap(base, off, C, mr) * _weight(w_ptr, offs_c, cmask, 5)
-    z += _tap(base, off, WC - C, ml & down) * _weight(w_ptr, offs_c, cmask, 6)
-    z += _tap(base, off, WC, mc & down) * _weight(w_ptr, offs_c, cmask, 7)
-    z += _tap(base, off, WC + C, mr & down) * _weight(w_ptr, offs_c, cmask, 8)
+def _conv9(base, off, WC, C, ml, mc, mr, up, down, wt_ptr, offs_c, cmask, WS: tl.constexpr):
+    """z = Σ_t w_t · x(p + o_t) for one channel group of a tile, float32 (zero-padded borders);
+    the weight laid out [9, WS] (:func:`_weight_t`)."""
+    z = _tap(base, off, -WC - C, ml & up) * _weight_t(wt_ptr, offs_c, cmask, 0, WS)
+    z += _tap(base, off, -WC, mc & up) * _weight_t(wt_ptr, offs_c, cmask, 1, WS)
+    z += _tap(base, off, -WC + C, mr & up) * _weight_t(wt_ptr, offs_c, cmask, 2, WS)
+    z += _tap(base, off, -C, ml) * _weight_t(wt_ptr, offs_c, cmask, 3, WS)
+    z += _tap(base, off, 0, mc) * _weight_t(wt_ptr, offs_c, cmask, 4, WS)
+    z += _tap(base, off, C, mr) * _weight_t(wt_ptr, offs_c, cmask, 5, WS)
+    z += _tap(base, off, WC - C, ml & down) * _weight_t(wt_ptr, offs_c, cmask, 6, WS)
+    z += _tap(base, off, WC, mc & down) * _weight_t(wt_ptr, offs_c, cmask, 7, WS)
+    z += _tap(base, off, WC + C, mr & down) * _weight_t(wt_ptr, offs_c, cmask, 8, WS)
     return z
 
 
@@ -83,19 +96,20 @@ def _row_setup(H, W, XS):
 
 
 @triton.jit
-def _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, W, C, XS, eps, CM: tl.constexpr, CT: tl.constexpr):
-    """z and LayerNorm over both channel groups of one tile (x has XS values per pixel): returns
-    (main group's offsets, centre mask, y; the same for the tail (y = 0 when CT = 0); rstd per
-    pixel)."""
+def _ln_forward(x_ptr, wt_ptr, start, offs_w, up, down, W, C, XS, eps, CM: tl.constexpr, CT: tl.constexpr,
+                MAIN_REAL: tl.constexpr, WS: tl.constexpr):
+    """z and LayerNorm over both channel groups of one tile (x has XS values per pixel, the
+    weight is laid out [9, WS]): returns (main group's offsets, centre mask, y; the same for the
+    tail (y = 0 when CT = 0); rstd per pixel)."""
     WC = W * XS
-    om, cm, km, lm, mm, rm = _group(offs_w, W, C, XS, 0, CM)
-    zm = _conv9(x_ptr + start, om, WC, XS, lm, mm, rm, up, down, w_ptr, cm, km)
+    om, cm, km, lm, mm, rm = _group(offs_w, W, C, XS, 0, CM, MAIN_REAL)
+    zm = _conv9(x_ptr + start, om, WC, XS, lm, mm, rm, up, down, wt_ptr, cm, km, WS)
     total = tl.sum(zm, axis=1)
     ot = om
     mt = mm
     if CT > 0:
         ot, ct, kt, lt, mt, rt = _group(offs_w, W, C, XS, CM, CT)
-        zt = _conv9(x_ptr + start, ot, WC, XS, lt, mt, rt, up, down, w_ptr, ct, kt)
+        zt = _conv9(x_ptr + start, ot, WC, XS, lt, mt, rt, up, down, wt_ptr, ct, kt, WS)
         total += tl.sum(zt, axis=1)
     mean = total / C
     dm = tl.where(km[None, :], zm - mean[:, None], 0.0)
@@ -112,19 +126,30 @@ def _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, W, C, XS, eps, CM: tl.con
 
 
 @triton.jit
-def fwd_kernel(x_ptr, w_ptr, y_ptr, rstd_ptr, H, W, C, XS, CY, eps, BLOCK_W: tl.constexpr, CM: tl.constexpr,
-               CT: tl.constexpr, MAIN_REAL: tl.constexpr):
+def fwd_kernel(x_ptr, wt_ptr, y_ptr, rstd_ptr, H, W, C, XS, CY, eps, BLOCK_W: tl.constexpr, CM: tl.constexpr,
+               CT: tl.constexpr, MAIN_REAL: tl.constexpr, WS: tl.constexpr, ALIGN: tl.constexpr):
     """y = LayerNorm(dwconv(x)) of one row tile, and rstd per pixel (float32 [B·H·W], for the
     backward). x has XS ≥ C values per pixel (the channels C … XS − 1 are not read), y a row of
     CY ≥ C channels per pixel; channels C … CY − 1 are written as
     zeros (the groups cover them: CM + CT ≥ CY). ``MAIN_REAL``: every lane of the main group is a
     real channel (CM ≤ C), so its store reuses the loads' offsets (shifted per pixel) and mask;
     a store with its own offsets and mask made this instruction-bound kernel 30 % slower on an
-    H200 (1.52 → 1.98 ms per S step at 1080p)."""
+    H200 (1.52 → 1.98 ms per S step at 1080p).
+
+    The weight comes laid out [9, WS] (taps × channels, :func:`_weight_t`). ``ALIGN`` > 1: XS and
+    CY are multiples of ALIGN (8 on the fused training path, whose maps have rows of a multiple
+    of 8 channels). Rewriting them as (XS // ALIGN) · ALIGN tells Triton so (it only infers
+    divisibility by 16 from an argument's value), and with the main group's constant mask each
+    thread then loads 8 bf16 channels of a tap in one 16-byte instruction instead of eight
+    2-byte ones (sm_90 PTX: 72 scalar loads per thread and tile → 9 vector loads)."""
+    if ALIGN > 1:
+        XS = (XS // ALIGN) * ALIGN
+        CY = (CY // ALIGN) * ALIGN
     up, down, start = _row_setup(H, W, XS)
     row = tl.program_id(0).to(tl.int64)
     offs_w = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
-    om, mm, ym, ot, _, yt, rstd = _ln_forward(x_ptr, w_ptr, start, offs_w, up, down, W, C, XS, eps, CM, CT)
+    om, mm, ym, ot, _, yt, rstd = _ln_forward(x_ptr, wt_ptr, start, offs_w, up, down, W, C, XS, eps, CM, CT,
+                                              MAIN_REAL, WS)
     y_row = y_ptr + row * W * CY
     pad = offs_w[:, None] * (CY - XS)  # offsets in a row of XS values per pixel → of CY
     inside = (offs_w < W)[:, None]
@@ -143,7 +168,7 @@ def bwd_z_kernel(y_ptr, g_ptr, rstd_ptr, dz_ptr, H, W, C: tl.constexpr, XS: tl.c
     """∂z = rstd·(∂y − mean(∂y) − y·mean(∂y ⊙ y)) of one row tile, from the forward's output y
     and rstd: no stencil, two reads and a write per value. y and ∂y have a row of CY channels per
     pixel (as the forward wrote y), ∂z one of XS values per pixel, as x has (channels C … XS − 1
-    are not written). C, XS and CY are compile-time constants here (one
+    are written as zeros where the tail group covers them). C, XS and CY are compile-time constants here (one
     compilation per width; the address arithmetic folds): 0.99 → 0.75 ms per S step at 1080p on
     an H200, where the other kernels measured slower that way."""
     _, _, start = _row_setup(H, W, XS)
@@ -169,7 +194,12 @@ def bwd_z_kernel(y_ptr, g_ptr, rstd_ptr, dz_ptr, H, W, C: tl.constexpr, XS: tl.c
     r = rstd[:, None]
     tl.store(dz_ptr + start + om, (r * (gm - mg - ym * mgy)).to(dz_ptr.dtype.element_ty), mask=mm)
     if CT > 0:
-        tl.store(dz_ptr + start + ot, (r * (gt - mg - yt * mgy)).to(dz_ptr.dtype.element_ty), mask=mt)
+        # The tail covers the pad channels C … XS − 1 too (channel_groups(C, XS)): zeros there
+        # make every 32-byte sector of a pixel row a full write. Left unwritten, the kernel
+        # alone took 244 → 353 µs at 1080p for XS = 72 against XS = 70 (H200; partial sectors).
+        dzt = tl.where((ct < C)[None, :], r * (gt - mg - yt * mgy), 0.0)
+        tl.store(dz_ptr + start + ot, dzt.to(dz_ptr.dtype.element_ty),
+                 mask=(offs_w < W)[:, None] & (ct < XS)[None, :])
 
 
 @triton.jit

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from mvhinerv.arch import MVHiNeRVArch
 from mvhinerv.config import DWCONV_IMPLS
 from mvhinerv.errors import ConfigError
-from mvhinerv.model.blocks import ConvNeXtBlock, Head, Stem
+from mvhinerv.model.blocks import ConvNeXtBlock, Head, Stem, aligned_width
 from mvhinerv.model.coded import CodedParam
 from mvhinerv.model.dwconv_ln import fused_available
 from mvhinerv.model.grids import BaseGrid, HierarchicalEncoding
@@ -252,8 +252,10 @@ class MVHiNeRV(nn.Module):
         ay, ax = level_anchor(y0, arch, i + 1), level_anchor(x0, arch, i + 1)
         rf = edge_factor(global_index(ay, up_r), s, rp.frame_sizes[i])
         cf = edge_factor(global_index(ax, up_c), s, cp.frame_sizes[i])
+        # On the fused path the map is cut from a row of A(C) values per pixel (aligned_width),
+        # as every block's output is (ConvNeXtBlock.forward): the fused kernels' rows are aligned.
         x = upsample(x, s, stage.encoding(views, frames), rf, cf, fused=self.fused_upsample,
-                     out_dtype=self._map_dtype(stage, x.device))
+                     out_dtype=self._map_dtype(stage, x.device), width=aligned_width(x.shape[-1]))
         work_r, work_c = rp.work[i], cp.work[i]
         x = _crop(x, (work_r.lo - up_r.lo, work_r.size), (work_c.lo - up_c.lo, work_c.size))
         mask = None

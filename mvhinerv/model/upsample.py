@@ -50,7 +50,7 @@ def edge_factor(rows: Tensor, scale: int, in_size: int) -> Tensor:
 
 
 def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor: Tensor,
-             fused: bool = False, out_dtype: torch.dtype | None = None) -> Tensor:
+             fused: bool = False, out_dtype: torch.dtype | None = None, width: int | None = None) -> Tensor:
     """LayerNorm + bilinear ×``scale`` of ``x`` plus the encoding ``tile``, channels last.
 
     Args:
@@ -65,6 +65,9 @@ def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor
         out_dtype: dtype of the result (default the LayerNorm's: fp32 under CUDA autocast). The
             stencil computes in the LayerNorm's dtype either way; the Triton kernels round once
             when they store, so a narrower map costs no extra pass.
+        width: with ``fused``, the values per pixel of the map the result is cut from (≥ C,
+            default C; zeros past C): the fused depthwise kernels read rows of a multiple of 8
+            values as 16-byte vectors (:func:`mvhinerv.model.upsample_op.upsample_stencil_fused`).
 
     Returns:
         [B, (n − 2)·s, (m − 2)·s, C]: produced row ``s·j + p`` belongs to input row ``j + 1``.
@@ -73,7 +76,7 @@ def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor
     if fused:
         from mvhinerv.model.upsample_op import upsample_stencil_fused
 
-        return upsample_stencil_fused(x, tile, row_factor, col_factor, scale, out_dtype)
+        return upsample_stencil_fused(x, tile, row_factor, col_factor, scale, out_dtype, width)
     u = upsample_stencil(x, scale, tile, row_factor, col_factor)
     return u if out_dtype is None else u.to(out_dtype)
 

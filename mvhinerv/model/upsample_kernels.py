@@ -51,10 +51,12 @@ def _cell(base, pix, cols, mask, C):
 
 
 @triton.jit
-def _up_fwd_group(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, b, i, j, ch, n, m, C, S: tl.constexpr):
-    """All S² phases of the cells j of row i, for the channels ``ch`` (one group)."""
+def _up_fwd_group(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, b, i, j, ch, n, m, C, US, S: tl.constexpr):
+    """All S² phases of the cells j of row i, for the channels ``ch`` (one group); U has US ≥ C
+    values per pixel, zeros written past C where the group covers them."""
     inside = j < m - 2
     mask = inside[:, None] & (ch < C)[None, :]
+    store = inside[:, None] & (ch < US)[None, :]
     top = x_ptr + (b * n + i).to(tl.int64) * m * C  # input row i (window coordinates)
     mC = m * C
     x00 = _cell(top, j, ch, mask, C)
@@ -73,28 +75,31 @@ def _up_fwd_group(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, b, i, j, ch, n, m, C, 
         r2 = _lerp3(x02, x12, x22, p, S)
         orow = S * i + p
         rowf = tl.load(rf_ptr + b * ((n - 2) * S) + orow).to(tl.float32)
-        out = u_ptr + (b * ((n - 2) * S) + orow).to(tl.int64) * wo * C
+        out = u_ptr + (b * ((n - 2) * S) + orow).to(tl.int64) * wo * US
         for q in tl.static_range(S):
             v = _lerp3(r0, r1, r2, q, S)
             colf = tl.load(cf_ptr + b * wo + S * j + q, mask=inside, other=0.0).to(tl.float32)
             enc = tl.load(tile_ptr + ((b * S + p) * S + q) * C + ch, mask=ch < C, other=0.0).to(tl.float32)
             v = v * rowf * colf[:, None] + enc[None, :]
-            tl.store(out + (S * j + q)[:, None] * C + ch[None, :], v.to(u_ptr.dtype.element_ty), mask=mask)
+            tl.store(out + (S * j + q)[:, None] * US + ch[None, :], v.to(u_ptr.dtype.element_ty), mask=store)
 
 
 @triton.jit
-def up_fwd_kernel(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, n, m, C, S: tl.constexpr, BLOCK_W: tl.constexpr,
+def up_fwd_kernel(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, n, m, C, US, S: tl.constexpr, BLOCK_W: tl.constexpr,
                   CM: tl.constexpr, CT: tl.constexpr):
     """U[b, S·i + p, S·j + q] = lerp(rows, then columns) · rf[b, S·i + p] · cf[b, S·j + q] + tile[b, p, q]
     for the cells j of this program's tile of row i (grid: B·(n − 2), column tiles); the main
-    channel group, then the tail."""
+    channel group, then the tail. U has US ≥ C values per pixel (zeros past C; the groups cover
+    them, CM + CT ≥ US). Its stores as 16-byte vectors (US a multiple of 8 made known to Triton,
+    as ``dwconv_ln_kernels.fwd_kernel`` does with its rows) were slower: 0.47 → 0.50 ms per S
+    step at 1080p (H200, seventeenth session)."""
     row = tl.program_id(0)  # b·(n − 2) + i
     b = row // (n - 2)
     i = row % (n - 2)
     j = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
-    _up_fwd_group(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, b, i, j, tl.arange(0, CM), n, m, C, S)
+    _up_fwd_group(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, b, i, j, tl.arange(0, CM), n, m, C, US, S)
     if CT > 0:
-        _up_fwd_group(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, b, i, j, CM + tl.arange(0, CT), n, m, C, S)
+        _up_fwd_group(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, b, i, j, CM + tl.arange(0, CT), n, m, C, US, S)
 
 
 @triton.jit

@@ -41,10 +41,11 @@ _BWD_ROWS = 32
 _BWD_PROGRAMS = 2048
 
 
-def _tiling(c: int, values: int | None = None) -> tuple[int, int, int]:
-    """(CM, CT, BLOCK_W): the channel groups and cells per program, as the fused depthwise
-    kernels tile (about ``values`` values per group tile, default the forward's 1024)."""
-    cm, ct = channel_groups(c)
+def _tiling(c: int, values: int | None = None, width: int | None = None) -> tuple[int, int, int]:
+    """(CM, CT, BLOCK_W): the channel groups (covering ``width`` ≥ c lanes, default c) and cells
+    per program, as the fused depthwise kernels tile (about ``values`` values per group tile,
+    default the forward's 1024)."""
+    cm, ct = channel_groups(c, width)
     return cm, ct, tile_pixels(cm, values)
 
 
@@ -71,27 +72,36 @@ def _factors(row_factor: Tensor, col_factor: Tensor) -> tuple[Tensor, Tensor]:
     return row_factor.to(torch.float32).contiguous(), col_factor.to(torch.float32).contiguous()
 
 
+def _output(x: Tensor, scale: int, dtype: torch.dtype, width: int) -> Tensor:
+    """The stencil's output buffer [B, (n − 2)·s, (m − 2)·s, width], cut to x's C channels."""
+    b, n, m, c = x.shape
+    return x.new_empty((b, (n - 2) * scale, (m - 2) * scale, width), dtype=dtype)[..., :c]
+
+
 @torch.library.custom_op("mvhinerv::upsample_stencil", mutates_args=())
 def _upsample_op(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int,
-                 out_dtype: torch.dtype) -> Tensor:
-    """[B, (n − 2)·s, (m − 2)·s, C] in out_dtype (see :func:`upsample_stencil`)."""
+                 out_dtype: torch.dtype, width: int) -> Tensor:
+    """[B, (n − 2)·s, (m − 2)·s, C] in out_dtype (see :func:`upsample_stencil`): a view of a
+    buffer with ``width`` ≥ C values per pixel (zeros past C)."""
     from mvhinerv.model import upsample_kernels as k
 
     _check(x, tile, row_factor, col_factor, scale)
+    if width < x.shape[-1]:
+        raise ValueError(f"upsample_stencil: width {width} < C = {x.shape[-1]}")
     x, tile = x.contiguous(), tile.contiguous()
     rf, cf = _factors(row_factor, col_factor)
     b, n, m, c = x.shape
-    u = torch.empty((b, (n - 2) * scale, (m - 2) * scale, c), dtype=out_dtype, device=x.device)
-    cm, ct, bw = _tiling(c)
-    k.up_fwd_kernel[(b * (n - 2), cdiv(m - 2, bw))](x, tile, rf, cf, u, n, m, c, S=scale, BLOCK_W=bw, CM=cm, CT=ct,
-                                                    num_warps=_WARPS)
+    u = _output(x, scale, out_dtype, width)
+    cm, ct, bw = _tiling(c, width=width)
+    k.up_fwd_kernel[(b * (n - 2), cdiv(m - 2, bw))](x, tile, rf, cf, u, n, m, c, width, S=scale, BLOCK_W=bw, CM=cm,
+                                                    CT=ct, num_warps=_WARPS)
     return u
 
 
 @_upsample_op.register_fake
-def _(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int, out_dtype: torch.dtype) -> Tensor:
-    b, n, m, c = x.shape
-    return x.new_empty((b, (n - 2) * scale, (m - 2) * scale, c), dtype=out_dtype)
+def _(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int, out_dtype: torch.dtype,
+      width: int) -> Tensor:
+    return _output(x, scale, out_dtype, width)
 
 
 @torch.library.custom_op("mvhinerv::upsample_stencil_backward", mutates_args=())
@@ -122,7 +132,7 @@ def _(grad: Tensor, row_factor: Tensor, col_factor: Tensor, n: int, m: int, scal
 
 
 def _setup_context(ctx, inputs, output) -> None:
-    x, tile, row_factor, col_factor, scale, _ = inputs
+    x, tile, row_factor, col_factor, scale, _, _ = inputs
     ctx.save_for_backward(row_factor, col_factor)
     ctx.geometry = (x.shape[1], x.shape[2], scale, x.dtype, tile.dtype)
 
@@ -131,20 +141,25 @@ def _backward(ctx, grad: Tensor):
     row_factor, col_factor = ctx.saved_tensors
     n, m, scale, x_dtype, tile_dtype = ctx.geometry
     dx, dtile = _upsample_backward_op(grad, row_factor, col_factor, n, m, scale, x_dtype)
-    return dx, dtile.to(tile_dtype), None, None, None, None
+    return dx, dtile.to(tile_dtype), None, None, None, None, None
 
 
 _upsample_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def upsample_stencil_fused(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int,
-                           out_dtype: torch.dtype | None = None) -> Tensor:
+                           out_dtype: torch.dtype | None = None, width: int | None = None) -> Tensor:
     """:func:`mvhinerv.model.upsample.upsample_stencil` by the Triton kernels: ``x`` [B, n, m, C]
     (already normalised), ``tile`` [B, s, s, C], ``row_factor`` [B, (n − 2)·s], ``col_factor``
     [B, (m − 2)·s] → [B, (n − 2)·s, (m − 2)·s, C] in ``out_dtype`` (default x's dtype; computed in
-    float32 and rounded once when stored). Differentiable in x and tile; ∂x has x's dtype.
-    Needs :func:`mvhinerv.model.dwconv_ln.fused_available`."""
-    return _upsample_op(x, tile, row_factor, col_factor, scale, x.dtype if out_dtype is None else out_dtype)
+    float32 and rounded once when stored). ``width`` ≥ C (default C): the result is the first C
+    channels of a map with ``width`` values per pixel (zeros past C), which the fused depthwise
+    kernels read in place with 16-byte aligned rows (:func:`mvhinerv.model.dwconv_ln.pixel_stride`).
+    Differentiable in x and tile; ∂x has x's dtype. Needs
+    :func:`mvhinerv.model.dwconv_ln.fused_available`."""
+    c = x.shape[-1]
+    return _upsample_op(x, tile, row_factor, col_factor, scale, x.dtype if out_dtype is None else out_dtype,
+                        c if width is None else width)
 
 
 __all__ = ["upsample_stencil_fused"]
