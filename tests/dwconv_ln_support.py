@@ -67,6 +67,10 @@ def op_errors(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype 
         assert y.dtype == dtype and y.shape == grad.shape, (y.dtype, dtype, y.shape)
         (y.float() * grad).sum().backward()
     assert xf.grad.shape == x.shape, (xf.grad.shape, x.shape)
+    if row is not None:  # ∂x comes in x's rows, which the upsampler's backward reads in place
+        y_, rstd = torch.ops.mvhinerv.dwconv_ln(x, w, 1e-6, dtype, width)
+        dx, _ = torch.ops.mvhinerv.dwconv_ln_backward(grad.to(dtype), x, w, y_, rstd)
+        assert op.pixel_stride(dx) == row, (dx.shape, dx.stride())
     pad = float(y[..., c:].detach().abs().max()) if width > c else 0.0
     y = y[..., :c]
     grad = grad[..., :c]

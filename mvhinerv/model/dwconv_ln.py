@@ -27,7 +27,7 @@ are bound by instructions per value, and padding left 45 % of the lanes idle.
 The output can be written with a wider row (``width``, zeros past C) so that the next matmul
 gets 16-byte aligned operands (:class:`mvhinerv.model.blocks.ConvNeXtBlock`), and the input may
 be such a row cut to its first C channels: the kernels read it in place (:func:`pixel_stride`)
-rather than copying it.
+rather than copying it, and return ∂x in the same layout (:func:`cut_rows`).
 
 History on an H200, S at 1080p (docs/performance.md § Training step): Inductor's kernels for this
 layer took ≈ 14 ms of a 32 ms step; the first fused version 12.7 ms; the channel split 8.1 ms;
@@ -37,7 +37,9 @@ one CUDA graph) put ∂z + ∂x/∂w at 3.65 ms; bands of rows, one launch for b
 retuned for each kernel made it 2.67 ms, and the step 123.6 → 133.1 Mpx·it/s. Reading cut
 inputs in place removed 0.26 ms of copies (fourteenth session). Rows of a multiple of 8 values
 everywhere on the training path, known to Triton as such, made the forward's loads 16-byte
-vectors: forward 1.66 → 1.29 ms, ∂x/∂w 1.76 → 1.59 ms per step (seventeenth session).
+vectors: forward 1.66 → 1.29 ms, ∂x/∂w 1.76 → 1.59 ms per step; ∂x written in x's aligned rows
+(:func:`cut_rows`), which the upsampler's backward reads in place: ∂x/∂w 1.53 ms, that
+backward 0.91 → 0.80 ms (seventeenth session).
 
 Maths (per pixel, over the C channels; ``w``: [C, 1, 3, 3], zero padding as ``F.conv2d(...,
 padding=1, groups=C)``)::
@@ -168,10 +170,17 @@ def pixel_stride(x: Tensor) -> int | None:
     return xs
 
 
-def _in_place(x: Tensor) -> tuple[Tensor, int]:
-    """(x or a contiguous copy of it, its values per pixel): what the kernels read."""
+def readable_rows(x: Tensor) -> tuple[Tensor, int]:
+    """(x or a contiguous copy of it, its values per pixel): what the fused kernels read."""
     xs = pixel_stride(x)
     return (x, xs) if xs is not None else (x.contiguous(), x.shape[-1])
+
+
+def cut_rows(like: Tensor, shape: tuple[int, ...], width: int, dtype: torch.dtype | None = None) -> Tensor:
+    """An uninitialised map of ``shape`` [B, H, W, C] on like's device, the first C channels of
+    rows of ``width`` ≥ C values per pixel: how the fused kernels hand maps (and their
+    gradients) to each other, so that the reader finds 16-byte aligned rows (:func:`pixel_stride`)."""
+    return like.new_empty((*shape[:3], width), dtype=like.dtype if dtype is None else dtype)[..., :shape[3]]
 
 
 def _check(x: Tensor, weight: Tensor, width: int) -> None:
@@ -189,7 +198,7 @@ def _dwconv_ln_op(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype,
     from mvhinerv.model import dwconv_ln_kernels as k
 
     _check(x, weight, width)
-    x, xs = _in_place(x)
+    x, xs = readable_rows(x)
     b, h, w, c = x.shape
     ws = aligned_width(c)
     weight_t = F.pad(weight.reshape(c, 9).t().to(torch.float32), (0, ws - c)).contiguous()  # [9, ws]
@@ -213,7 +222,7 @@ def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, r
     from mvhinerv.model import dwconv_ln_kernels as k
     from mvhinerv.model.colsum import column_sums
 
-    x, xs = _in_place(x)
+    x, xs = readable_rows(x)
     weight, grad, y, rstd = (t.contiguous() for t in (weight, grad, y, rstd))
     b, h, w, c = x.shape
     zm, zt = channel_groups(c, xs)  # ∂z's tail covers x's pad channels (written as zeros)
@@ -221,9 +230,12 @@ def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, r
     dz = torch.empty((b, h, w, xs), dtype=grad.dtype, device=x.device)  # x's layout: ∂x/∂w reads both alike
     k.bwd_z_kernel[(b * h, cdiv(w, block_w))](y, grad, rstd, dz, h, w, c, xs, y.shape[-1], BLOCK_W=block_w, CM=zm,
                                               CT=zt, num_warps=_Z_WARPS)
+    # ∂x and ∂w: one launch for both channel groups (bwd_wx_kernel's docstring), bands of rows. ∂x
+    # has x's layout, so the upsampler's backward (or the cut's) reads aligned rows in place; its
+    # pad channels are zeros where the tail covers them (70 → 72, 140 → 144), else never written
+    # (no reader looks past C).
     cm, ct = channel_groups(c)
-    # ∂x and ∂w: one launch for both channel groups (bwd_wx_kernel's docstring), bands of rows.
-    dx = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    dx = cut_rows(x, x.shape, xs)
     bm = tile_pixels(cm, _WX_TILE_VALUES)
     bt = tile_pixels(ct, _WX_TILE_VALUES) if ct else bm
     per_chunk = bt // bm  # main tiles per chunk of columns
@@ -232,8 +244,7 @@ def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, r
     dwt = torch.empty((bands * chunks, 9, c - cm), dtype=torch.float32, device=x.device) if ct else dwm
     subs = per_chunk + (1 if ct else 0)
     k.bwd_wx_kernel[(chunks * subs, bands)](x, dz, weight, dx, dwm, dwt, h, w, c, xs, min(cm, c), ROWS=_WX_ROWS,
-                                            BM=bm, CM=cm, BT=bt, CT=ct, K=per_chunk, SUBS=subs, PADDED=xs > c,
-                                            num_warps=_WX_WARPS)
+                                            BM=bm, CM=cm, BT=bt, CT=ct, K=per_chunk, SUBS=subs, num_warps=_WX_WARPS)
     dw = column_sums(dwm.view(1, dwm.shape[0], -1)).view(9, -1)
     if ct:
         dw = torch.cat((dw, column_sums(dwt.view(1, dwt.shape[0], -1)).view(9, -1)), 1)
@@ -243,8 +254,8 @@ def _dwconv_ln_backward_op(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, r
 
 @_dwconv_ln_backward_op.register_fake
 def _(grad: Tensor, x: Tensor, weight: Tensor, y: Tensor, rstd: Tensor) -> tuple[Tensor, Tensor]:
-    # Contiguous, like the real outputs, whatever the strides of the inputs.
-    return x.new_empty(x.shape), weight.new_empty(weight.shape)
+    # Laid out like the real outputs: ∂x in x's rows when the kernels read x in place.
+    return cut_rows(x, x.shape, pixel_stride(x) or x.shape[-1]), weight.new_empty(weight.shape)
 
 
 def _setup_context(ctx, inputs, output) -> None:
@@ -270,7 +281,8 @@ def dwconv_ln(x: Tensor, weight: Tensor, eps: float, width: int | None = None) -
     HiNeRV's widths (35·2^k) do not have (:meth:`mvhinerv.model.blocks.ConvNeXtBlock.forward`).
     The output has the autocast dtype when autocast is on for x's device (what the next linear
     would cast it to anyway), else x's dtype. Differentiable in x and weight (the gradient of the
-    zero channels is ignored). An x cut from a wider row (``y[..., :C]``) is read in place.
+    zero channels is ignored). An x cut from a wider row (``y[..., :C]``) is read in place, and
+    its gradient is such a cut too.
     Needs :func:`fused_available`.
     """
     kind = x.device.type
@@ -279,4 +291,4 @@ def dwconv_ln(x: Tensor, weight: Tensor, eps: float, width: int | None = None) -
 
 
 __all__ = ["ALIGN", "aligned_width", "cdiv", "channel_groups", "dwconv_ln", "dwconv_ln_reference", "fused_available",
-           "pixel_stride", "pow2", "tile_pixels"]
+           "cut_rows", "pixel_stride", "pow2", "readable_rows", "tile_pixels"]

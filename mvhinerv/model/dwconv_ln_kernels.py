@@ -211,7 +211,7 @@ def _row_shifts(b, ok, off, C, ml, mc, mr):
 
 @triton.jit
 def _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, item, r0, offs_w, prog, H, W, C, XS, NC, ROWS: tl.constexpr,
-             C0: tl.constexpr, CP: tl.constexpr, PADDED: tl.constexpr):
+             C0: tl.constexpr, CP: tl.constexpr):
     """∂x and ∂w of channels C0 … C0 + CP − 1 (NC of them real) for a band of ROWS rows and a
     tile of BLOCK_W columns, walking down the band with the ∂z rows q − 1, q, q + 1 in registers:
 
@@ -221,16 +221,13 @@ def _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, item, r0, offs_w, prog, H, W,
     and x once. ∂w is accumulated element-wise per tap and reduced over the tile's pixels at the
     end: this program's share goes to dw_ptr[program, t, c − C0] (float32 [programs, 9, NC]).
     ``item``: the batch item (int64), ``r0``: the band's first row, ``offs_w``: the tile's pixels
-    [BLOCK_W], ``prog``: this tile's slot in dw_ptr. x and ∂z have XS values per pixel, ∂x C;
-    ``PADDED``: XS > C, so ∂x has offsets of its own."""
+    [BLOCK_W], ``prog``: this tile's slot in dw_ptr. x, ∂z and ∂x have XS values per pixel;
+    ∂x is written as zeros in the lanes C … XS − 1 that the group covers (full 32-byte sectors,
+    and aligned rows for the upsampler's backward, which reads ∂x in place)."""
     BLOCK_W: tl.constexpr = offs_w.shape[0]
     off, offs_c, cmask, ml, mc, mr = _group(offs_w, W, C, XS, C0, CP)
     image = item * H * W * XS
-    dx_image = image
-    off_dx = off
-    if PADDED:
-        dx_image = item * H * W * C
-        off_dx = offs_w[:, None] * C + offs_c[None, :]
+    keep = (offs_w < W)[:, None] & (offs_c < XS)[None, :]  # ∂x lanes written (0 past C: w is 0 there)
     w0 = _weight(w_ptr, offs_c, cmask, 0)
     w1 = _weight(w_ptr, offs_c, cmask, 1)
     w2 = _weight(w_ptr, offs_c, cmask, 2)
@@ -270,8 +267,7 @@ def _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, item, r0, offs_w, prog, H, W,
         a6 += pr * x
         a7 += pm * x
         a8 += pl * x
-        tl.store(dx_ptr + dx_image + q.to(tl.int64) * W * C + off_dx, acc.to(dx_ptr.dtype.element_ty),
-                 mask=mc & (q < H))
+        tl.store(dx_ptr + row + off, acc.to(dx_ptr.dtype.element_ty), mask=keep & (q < H))
         pr, pm, pl = cr, cm_, cl
         cr, cm_, cl = nr, nm, nl
         nr, nm, nl = fr, fm, fl
@@ -291,7 +287,7 @@ def _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dw_ptr, item, r0, offs_w, prog, H, W,
 @triton.jit
 def bwd_wx_kernel(x_ptr, dz_ptr, w_ptr, dx_ptr, dwm_ptr, dwt_ptr, H, W, C, XS, NM, ROWS: tl.constexpr,
                   BM: tl.constexpr, CM: tl.constexpr, BT: tl.constexpr, CT: tl.constexpr, K: tl.constexpr,
-                  SUBS: tl.constexpr, PADDED: tl.constexpr):
+                  SUBS: tl.constexpr):
     """∂x and ∂w of both channel groups in one launch. The columns are cut into chunks of K·BM
     pixels (= BT when there is a tail); each chunk has SUBS programs per band: K main-group
     tiles of BM pixels, then (CT > 0) one tail-group tile of BT pixels. Running a chunk's tail
@@ -301,7 +297,7 @@ def bwd_wx_kernel(x_ptr, dz_ptr, w_ptr, dx_ptr, dwm_ptr, dwt_ptr, H, W, C, XS, N
     group's 0.72 ms for a tenth of the channels (Nsight Compute, H200). Grid: (chunks · SUBS,
     B · bands); ∂w shares go to dwm_ptr [B · bands · chunks · K, 9, NM] and dwt_ptr
     [B · bands · chunks, 9, C − CM]; NM = min(CM, C), the main group's real channels (the padded
-    layout, CM > C, has no tail). x and ∂z have XS values per pixel, ∂x C (PADDED: XS > C)."""
+    layout, CM > C, has no tail). x, ∂z and ∂x have XS values per pixel."""
     col = tl.program_id(0)
     chunk = col // SUBS
     sub = col % SUBS
@@ -312,8 +308,8 @@ def bwd_wx_kernel(x_ptr, dz_ptr, w_ptr, dx_ptr, dwm_ptr, dwt_ptr, H, W, C, XS, N
     r0 = (band % bands) * ROWS
     if sub < K:
         _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dwm_ptr, item, r0, (chunk * K + sub) * BM + tl.arange(0, BM),
-                 (band * chunks + chunk) * K + sub, H, W, C, XS, NM, ROWS, 0, CM, PADDED)
+                 (band * chunks + chunk) * K + sub, H, W, C, XS, NM, ROWS, 0, CM)
     else:
         if CT > 0:
             _wx_band(x_ptr, dz_ptr, w_ptr, dx_ptr, dwt_ptr, item, r0, chunk * BT + tl.arange(0, BT),
-                     band * chunks + chunk, H, W, C, XS, C - CM, ROWS, CM, CT, PADDED)
+                     band * chunks + chunk, H, W, C, XS, C - CM, ROWS, CM, CT)

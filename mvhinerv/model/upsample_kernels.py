@@ -103,42 +103,52 @@ def up_fwd_kernel(x_ptr, tile_ptr, rf_ptr, cf_ptr, u_ptr, n, m, C, US, S: tl.con
 
 
 @triton.jit
-def _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, i, row_ok, j, ch, C, n, m, A: tl.constexpr, S: tl.constexpr):
+def _channel_mask(ch, C, REAL: tl.constexpr):
+    """[1, len(ch)]: the real channels of a group; a constant when ``REAL`` (the main group), so
+    that Triton can load 8 channels at once."""
+    if REAL:
+        return tl.full((1, ch.shape[0]), 1, tl.int1)
+    return (ch < C)[None, :]
+
+
+@triton.jit
+def _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, i, row_ok, j, ch, C, GS, n, m, A: tl.constexpr, S: tl.constexpr,
+                REAL: tl.constexpr):
     """Add to ``acc`` what produced cell row i (weight row A of each of its phases) sends back to
     the input pixels of this program: Σ_p w_A(p) · rf · Σ_{jj, q} w_B(q) · cf · ∂U, where the
-    input column c is tap B of cell jj = c − B."""
+    input column c is tap B of cell jj = c − B. ∂U has GS ≥ C values per pixel."""
     wo = (m - 2) * S
     for p in tl.static_range(S):
         if _weight(p, A, S) != 0.0:
             orow = S * i + p
             rowf = tl.load(rf_ptr + b * ((n - 2) * S) + orow, mask=row_ok, other=0.0).to(tl.float32)
-            base = du_ptr + (b * ((n - 2) * S) + orow).to(tl.int64) * wo * C
+            base = du_ptr + (b * ((n - 2) * S) + orow).to(tl.int64) * wo * GS
             part = tl.zeros(acc.shape, tl.float32)
             for bb in tl.static_range(3):
                 jj = j - bb
                 ok = row_ok & (jj >= 0) & (jj < m - 2)
-                mask = ok[:, None] & (ch < C)[None, :]
+                mask = ok[:, None] & _channel_mask(ch, C, REAL)
                 for q in tl.static_range(S):
                     if _weight(q, bb, S) != 0.0:
                         col = S * jj + q
                         colf = tl.load(cf_ptr + b * wo + col, mask=ok, other=0.0).to(tl.float32)
-                        g = tl.load(base + col[:, None] * C + ch[None, :], mask=mask, other=0.0).to(tl.float32)
+                        g = tl.load(base + col[:, None] * GS + ch[None, :], mask=mask, other=0.0).to(tl.float32)
                         part += g * (colf * _weight(q, bb, S))[:, None]
             acc += part * (rowf * _weight(p, A, S))
     return acc
 
 
 @triton.jit
-def _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile, b, r, valid, j, ch, n, m, C, S: tl.constexpr,
-                  SS: tl.constexpr):
-    """∂x of input row r, pixels j, channels ``ch`` (one group), when ``valid`` (r < n); adds to
-    ``dtile`` [SS, len(ch)] (row p·S + q: phase (p, q)) the row's ∂tile share, Σ ∂U over the cells
-    (r − 1, j − 1), and returns it."""
+def _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile, b, r, valid, j, ch, n, m, C, GS, S: tl.constexpr,
+                  SS: tl.constexpr, REAL: tl.constexpr):
+    """∂x of input row r, pixels j, channels ``ch`` (one group; ``REAL``: all real channels), when
+    ``valid`` (r < n); adds to ``dtile`` [SS, len(ch)] (row p·S + q: phase (p, q)) the row's ∂tile
+    share, Σ ∂U over the cells (r − 1, j − 1), and returns it. ∂U has GS values per pixel."""
     acc = tl.zeros((j.shape[0], ch.shape[0]), tl.float32)
-    acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r, valid & (r < n - 2), j, ch, C, n, m, 0, S)
-    acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r - 1, valid & (r >= 1) & (r - 1 < n - 2), j, ch, C, n, m,
-                      1, S)
-    acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r - 2, valid & (r >= 2), j, ch, C, n, m, 2, S)
+    acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r, valid & (r < n - 2), j, ch, C, GS, n, m, 0, S, REAL)
+    acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r - 1, valid & (r >= 1) & (r - 1 < n - 2), j, ch, C, GS, n, m,
+                      1, S, REAL)
+    acc = _gather_row(acc, du_ptr, rf_ptr, cf_ptr, b, r - 2, valid & (r >= 2), j, ch, C, GS, n, m, 2, S, REAL)
     inside = valid & (j < m)
     tl.store(dx_ptr + (b * n + r).to(tl.int64) * m * C + j[:, None] * C + ch[None, :],
              acc.to(dx_ptr.dtype.element_ty), mask=inside[:, None] & (ch < C)[None, :])
@@ -146,13 +156,13 @@ def _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile, b, r, valid, j, ch, n, 
     i = r - 1
     jj = j - 1
     ok = (i >= 0) & (i < n - 2) & (jj >= 0) & (jj < m - 2)
-    mask = ok[:, None] & (ch < C)[None, :]
+    mask = ok[:, None] & _channel_mask(ch, C, REAL)
     wo = (m - 2) * S
     phase = tl.arange(0, SS)[:, None]
     for p in tl.static_range(S):
-        base = du_ptr + (b * ((n - 2) * S) + S * i + p).to(tl.int64) * wo * C
+        base = du_ptr + (b * ((n - 2) * S) + S * i + p).to(tl.int64) * wo * GS
         for q in tl.static_range(S):
-            g = tl.load(base + (S * jj + q)[:, None] * C + ch[None, :], mask=mask, other=0.0).to(tl.float32)
+            g = tl.load(base + (S * jj + q)[:, None] * GS + ch[None, :], mask=mask, other=0.0).to(tl.float32)
             dtile += tl.where(phase == p * S + q, tl.sum(g, axis=0)[None, :], 0.0)
     return dtile
 
@@ -165,8 +175,8 @@ def _store_dtile(dtile_ptr, dtile, prog, ch, C, S: tl.constexpr, SS: tl.constexp
 
 
 @triton.jit
-def up_bwd_kernel(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, n, m, C, S: tl.constexpr, BLOCK_W: tl.constexpr,
-                  CM: tl.constexpr, CT: tl.constexpr, ROWS: tl.constexpr, SS: tl.constexpr):
+def up_bwd_kernel(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, n, m, C, GS, S: tl.constexpr, BLOCK_W: tl.constexpr,
+                  CM: tl.constexpr, CT: tl.constexpr, ROWS: tl.constexpr, SS: tl.constexpr, ALIGN: tl.constexpr):
     """∂xn of a band of ROWS input rows r (window coordinates), columns of this program's tile:
     the adjoint of :func:`up_fwd_kernel` (input row r is tap 0 of cell row r, tap 1 of r − 1, tap 2
     of r − 2). Also this program's share of ∂tile[b, p, q] = Σ ∂U over the cells (r − 1, c − 1) of
@@ -174,7 +184,12 @@ def up_bwd_kernel(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, n, m, C, S: tl.cons
     up to a power of two) and written once to dtile_ptr[program, p, q, channel] (float32; summed
     afterwards in a fixed order). One share per row and tile made the shares as large as ∂x at
     full resolution (S at 1080p: 146 MB written and read again). Grid: B · bands, column
-    tiles; per row, the main channel group, then the tail."""
+    tiles; per row, the main channel group (all real channels, CM ≤ C), then the tail. ∂U has
+    GS ≥ C values per pixel (the fused layer's ∂x, read in place); ``ALIGN`` > 1: GS is a
+    multiple of it, rewritten so that Triton knows (16-byte loads, as in
+    ``dwconv_ln_kernels.fwd_kernel``)."""
+    if ALIGN > 1:
+        GS = (GS // ALIGN) * ALIGN
     bands = tl.cdiv(n, ROWS)
     b = tl.program_id(0) // bands
     r0 = (tl.program_id(0) % bands) * ROWS
@@ -186,9 +201,9 @@ def up_bwd_kernel(du_ptr, rf_ptr, cf_ptr, dx_ptr, dtile_ptr, n, m, C, S: tl.cons
     dt = tl.zeros((SS, CT if CT > 0 else 1), tl.float32)
     for k in tl.range(ROWS, num_stages=1):
         r = r0 + k
-        dm = _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dm, b, r, r < n, j, main, n, m, C, S, SS)
+        dm = _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dm, b, r, r < n, j, main, n, m, C, GS, S, SS, True)
         if CT > 0:
-            dt = _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dt, b, r, r < n, j, tail, n, m, C, S, SS)
+            dt = _up_bwd_group(du_ptr, rf_ptr, cf_ptr, dx_ptr, dt, b, r, r < n, j, tail, n, m, C, GS, S, SS, False)
     _store_dtile(dtile_ptr, dm, prog, main, C, S, SS)
     if CT > 0:
         _store_dtile(dtile_ptr, dt, prog, tail, C, S, SS)

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from mvhinerv.model.colsum import column_sums
-from mvhinerv.model.dwconv_ln import cdiv, channel_groups, pow2, tile_pixels
+from mvhinerv.model.dwconv_ln import ALIGN, cdiv, channel_groups, cut_rows, pow2, readable_rows, tile_pixels
 
 #: Warps per program of the forward.
 _WARPS = 4
@@ -75,7 +75,7 @@ def _factors(row_factor: Tensor, col_factor: Tensor) -> tuple[Tensor, Tensor]:
 def _output(x: Tensor, scale: int, dtype: torch.dtype, width: int) -> Tensor:
     """The stencil's output buffer [B, (n − 2)·s, (m − 2)·s, width], cut to x's C channels."""
     b, n, m, c = x.shape
-    return x.new_empty((b, (n - 2) * scale, (m - 2) * scale, width), dtype=dtype)[..., :c]
+    return cut_rows(x, (b, (n - 2) * scale, (m - 2) * scale, c), width, dtype)
 
 
 @torch.library.custom_op("mvhinerv::upsample_stencil", mutates_args=())
@@ -110,7 +110,7 @@ def _upsample_backward_op(grad: Tensor, row_factor: Tensor, col_factor: Tensor, 
     """(∂x [B, n, m, C] in dx_dtype, ∂tile [B, s, s, C] float32)."""
     from mvhinerv.model import upsample_kernels as k
 
-    grad = grad.contiguous()
+    grad, gs = readable_rows(grad)  # ∂U as the fused layer's backward wrote it: aligned rows, in place
     rf, cf = _factors(row_factor, col_factor)
     b, c = grad.shape[0], grad.shape[-1]
     dx = torch.empty((b, n, m, c), dtype=dx_dtype, device=grad.device)
@@ -119,8 +119,9 @@ def _upsample_backward_op(grad: Tensor, row_factor: Tensor, col_factor: Tensor, 
     rows = _bwd_rows(n, col_blocks)
     bands = cdiv(n, rows)
     partial = torch.empty((b, bands * col_blocks, scale, scale, c), dtype=torch.float32, device=grad.device)
-    k.up_bwd_kernel[(b * bands, col_blocks)](grad, rf, cf, dx, partial, n, m, c, S=scale, BLOCK_W=bw, CM=cm, CT=ct,
-                                             ROWS=rows, SS=pow2(scale * scale), num_warps=_BWD_WARPS)
+    k.up_bwd_kernel[(b * bands, col_blocks)](grad, rf, cf, dx, partial, n, m, c, gs, S=scale, BLOCK_W=bw, CM=cm,
+                                             CT=ct, ROWS=rows, SS=pow2(scale * scale),
+                                             ALIGN=ALIGN if gs % ALIGN == 0 else 1, num_warps=_BWD_WARPS)
     return dx, column_sums(partial.view(b, bands * col_blocks, -1)).view(b, scale, scale, c)
 
 
@@ -155,7 +156,8 @@ def upsample_stencil_fused(x: Tensor, tile: Tensor, row_factor: Tensor, col_fact
     float32 and rounded once when stored). ``width`` ≥ C (default C): the result is the first C
     channels of a map with ``width`` values per pixel (zeros past C), which the fused depthwise
     kernels read in place with 16-byte aligned rows (:func:`mvhinerv.model.dwconv_ln.pixel_stride`).
-    Differentiable in x and tile; ∂x has x's dtype. Needs
+    Differentiable in x and tile; ∂x has x's dtype; the gradient of the result is read in place
+    when it is a cut of aligned rows (the fused depthwise layer's ∂x is). Needs
     :func:`mvhinerv.model.dwconv_ln.fused_available`."""
     c = x.shape[-1]
     return _upsample_op(x, tile, row_factor, col_factor, scale, x.dtype if out_dtype is None else out_dtype,
