@@ -152,6 +152,13 @@ def aligned_width(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
 
+def row_alignment(*widths: int) -> int:
+    """The kernels' ``ALIGN`` argument for rows of these widths (values per pixel): :data:`ALIGN`
+    when all are multiples of it (the kernels then rewrite them so that Triton knows, and load
+    16-byte vectors), else 1."""
+    return ALIGN if all(w % ALIGN == 0 for w in widths) else 1
+
+
 def cdiv(a: int, b: int) -> int:
     """⌈a / b⌉ for positive integers (grid sizes)."""
     return -(-a // b)
@@ -205,7 +212,7 @@ def _dwconv_ln_op(x: Tensor, weight: Tensor, eps: float, out_dtype: torch.dtype,
     y = torch.empty((b, h, w, width), dtype=out_dtype, device=x.device)
     rstd = torch.empty(x.shape[:3], dtype=torch.float32, device=x.device)
     cm, ct = channel_groups(c, width)  # the tile covers the zero channels too
-    align = ALIGN if xs % ALIGN == 0 and width % ALIGN == 0 else 1
+    align = row_alignment(xs, width)
     block_w = tile_pixels(cm, _ALIGNED_TILE_VALUES if align > 1 else None)
     k.fwd_kernel[(b * h, cdiv(w, block_w))](x, weight_t, y, rstd, h, w, c, xs, width, eps, BLOCK_W=block_w, CM=cm,
                                             CT=ct, MAIN_REAL=cm <= c, WS=ws, ALIGN=align, num_warps=_WARPS)
@@ -291,4 +298,4 @@ def dwconv_ln(x: Tensor, weight: Tensor, eps: float, width: int | None = None) -
 
 
 __all__ = ["ALIGN", "aligned_width", "cdiv", "channel_groups", "dwconv_ln", "dwconv_ln_reference", "fused_available",
-           "cut_rows", "pixel_stride", "pow2", "readable_rows", "tile_pixels"]
+           "cut_rows", "pixel_stride", "pow2", "readable_rows", "row_alignment", "tile_pixels"]

@@ -31,9 +31,9 @@ from torch import Tensor, nn
 from mvhinerv.arch import MVHiNeRVArch
 from mvhinerv.config import DWCONV_IMPLS
 from mvhinerv.errors import ConfigError
-from mvhinerv.model.blocks import ConvNeXtBlock, Head, Stem, aligned_width
+from mvhinerv.model.blocks import ConvNeXtBlock, Head, Stem
 from mvhinerv.model.coded import CodedParam
-from mvhinerv.model.dwconv_ln import fused_available
+from mvhinerv.model.dwconv_ln import aligned_width, fused_available
 from mvhinerv.model.grids import BaseGrid, HierarchicalEncoding
 from mvhinerv.model.patches import (
     PatchPlan,

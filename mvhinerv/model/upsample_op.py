@@ -23,7 +23,8 @@ import torch
 from torch import Tensor
 
 from mvhinerv.model.colsum import column_sums
-from mvhinerv.model.dwconv_ln import ALIGN, cdiv, channel_groups, cut_rows, pow2, readable_rows, tile_pixels
+from mvhinerv.model.dwconv_ln import (cdiv, channel_groups, cut_rows, pow2, readable_rows, row_alignment,
+                                      tile_pixels)
 
 #: Warps per program of the forward.
 _WARPS = 4
@@ -121,7 +122,7 @@ def _upsample_backward_op(grad: Tensor, row_factor: Tensor, col_factor: Tensor, 
     partial = torch.empty((b, bands * col_blocks, scale, scale, c), dtype=torch.float32, device=grad.device)
     k.up_bwd_kernel[(b * bands, col_blocks)](grad, rf, cf, dx, partial, n, m, c, gs, S=scale, BLOCK_W=bw, CM=cm,
                                              CT=ct, ROWS=rows, SS=pow2(scale * scale),
-                                             ALIGN=ALIGN if gs % ALIGN == 0 else 1, num_warps=_BWD_WARPS)
+                                             ALIGN=row_alignment(gs), num_warps=_BWD_WARPS)
     return dx, column_sums(partial.view(b, bands * col_blocks, -1)).view(b, scale, scale, c)
 
 
