@@ -108,8 +108,9 @@ def block_errors(c1: int, c2: int, expansion: int, device: str) -> dict[str, flo
 def model_errors(device: str, **overrides) -> dict[str, float]:
     """The ``tiny`` network (architecture ``overrides`` applied) with ``dwconv="fused"`` against
     ``"conv"`` (same parameters, float32): max |Δ| of the output and, relative, of every
-    parameter's gradient. With ``channels=40`` the widths are 40, 20, 10, 5: the head
-    reads the last block's padded hidden map (``Head.after``)."""
+    parameter's gradient. With ``channels=40`` the widths are 40, 20, 10, 5: the last block
+    has no residual, so on the fused path its fc1 and GELU and the head are one kernel
+    (``Head.mlp_head``) where the reference uses ``Head.after``."""
     arch = arch_from_preset("tiny", 48, 27, frames=4, views=2, **overrides)  # scales 2, 1, 1, 1; odd sides
     torch.manual_seed(0)
     ref = MVHiNeRV(arch, dwconv="conv").to(device)

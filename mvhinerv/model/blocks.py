@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from mvhinerv.model.coded import CodedParam
 from mvhinerv.model.dwconv_ln import aligned_width, dwconv_ln
 from mvhinerv.model.gelu_op import gelu
+from mvhinerv.model.mlp_head_op import mlp_head
 from mvhinerv.model.upsample import LN_EPS
 
 
@@ -114,8 +115,8 @@ class ConvNeXtBlock(nn.Module):
         MLP of S at 1080p 17.2 → 12.1 ms alone (``tools/bench_mlp_align.py``); in the training
         step the matmuls 6.7 → 5.6 ms per frame. GELU is then :func:`mvhinerv.model.gelu_op.gelu`
         (Triton kernels; erf to 1.5e-7)."""
-        if self.dwconv_impl == "fused":
-            y = dwconv_ln(x, self.dwconv, LN_EPS, width=aligned_width(x.shape[-1]))
+        if self.fused:
+            y = self.normed(x)
             hidden, c1 = self.fc1.shape
             fc1 = F.pad(self.fc1, (0, y.shape[-1] - c1, 0, aligned_width(hidden) - hidden))
             return gelu(F.linear(y, fc1))  # GELU as Triton kernels too (mvhinerv.model.gelu_op)
@@ -126,11 +127,21 @@ class ConvNeXtBlock(nn.Module):
         y = F.layer_norm(y, (y.shape[-1],), eps=LN_EPS)
         return F.gelu(F.linear(y, self.fc1))
 
+    @property
+    def fused(self) -> bool:
+        """Whether the block runs on the fused path (Triton kernels; ``dwconv="fused"``)."""
+        return self.dwconv_impl == "fused"
+
+    def normed(self, x: Tensor) -> Tensor:
+        """LN(dwconv(x)) on the fused path: [B, H, W, A(C1)], zeros past C1 (the fused op's
+        aligned row, :func:`mvhinerv.model.dwconv_ln.dwconv_ln`)."""
+        return dwconv_ln(x, self.dwconv, LN_EPS, width=aligned_width(x.shape[-1]))
+
     def fc2_for(self, g: Tensor) -> Tensor:
         """fc2 [C2, e·C2] zero-padded to ``g``'s width (the :meth:`hidden` output it multiplies)
         and, on the fused path, to A(C2) outputs (cut back by the caller)."""
         c2, hidden = self.fc2.shape
-        rows = aligned_width(c2) if self.dwconv_impl == "fused" else c2
+        rows = aligned_width(c2) if self.fused else c2
         if (rows, g.shape[-1]) == (c2, hidden):
             return self.fc2
         return F.pad(self.fc2, (0, g.shape[-1] - hidden, 0, rows - c2))
@@ -169,12 +180,30 @@ class Head(nn.Module):
         through the product, so the parameters, their coding and the function are unchanged;
         only the rounding differs (one bf16 rounding fewer)."""
         outputs = self.weight.shape[0]
-        dtype = torch.promote_types(self.weight.dtype, torch.float32)
-        with torch.autocast(g.device.type, enabled=False):
-            weight = (self.weight.to(dtype) @ fc2.to(dtype)).to(g.dtype)
+        weight = self._folded(fc2).to(g.dtype)
         pad = aligned_width(outputs) - outputs
         weight = F.pad(weight, (0, g.shape[-1] - weight.shape[1], 0, pad))
         return torch.sigmoid(F.linear(g, weight, F.pad(self.bias, (0, pad)))[..., :outputs])
+
+    def _folded(self, fc2: Tensor) -> Tensor:
+        """weight · fc2 [outputs, e·C_last], formed in float32 (or the parameters' wider dtype)."""
+        dtype = torch.promote_types(self.weight.dtype, torch.float32)
+        with torch.autocast(fc2.device.type, enabled=False):
+            return self.weight.to(dtype) @ fc2.to(dtype)
+
+    def mlp_head(self, y: Tensor, fc1: Tensor, fc2: Tensor) -> Tensor:
+        """``after(GELU(y · fc1ᵀ), fc2)`` as one Triton kernel per direction
+        (:func:`mvhinerv.model.mlp_head_op.mlp_head`), for a last block on the fused path:
+        ``y`` [B, H, W, n] is its :meth:`ConvNeXtBlock.normed` map (zeros past fc1's width),
+        ``fc1`` [e·C_last, C] and ``fc2`` [C_last, e·C_last] its linears. Returns [B, H, W,
+        outputs] in float32.
+
+        The e·C-wide hidden map, the pre-activations and their gradients are never stored: at
+        1080p those were nine passes over 40-wide maps, ≈ 1.15 ms of the S step on an H200
+        (docs/performance.md § Training step). Same parameters, same function; h and the
+        pre-activation stay in float32 where autocast rounds them to bf16."""
+        w1 = F.pad(fc1, (0, y.shape[-1] - fc1.shape[1]))
+        return mlp_head(y, w1, self._folded(fc2), self.bias)
 
     def coded(self, prefix: str) -> list[CodedParam]:
         return [CodedParam(f"{prefix}weight", "weight", None, 0),

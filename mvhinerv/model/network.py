@@ -13,7 +13,9 @@ Dataflow (MV-HiNeRV eq. 1-3; shapes for HiNeRV-S at 1080p, channels last)::
        │                               └► ConvNeXt × depth_i (C_in → C_out)
        │                                   [B, 90,160,280] [B,270,480,140] [B,540,960,70] [B,1080,1920,35]
        │                                   head: linear + sigmoid (with the last fc2
-       │                                   as one matmul, Head.after)
+       │                                   as one matmul, Head.after; on the fused path
+       │                                   the last block's fc1 and GELU too, as one
+       │                                   Triton kernel, Head.mlp_head)
        └────────────────────────────────────────────────────► [B, 4, 1080, 1920] (RGB, depth)
 
 Frame mode (``patch=None``) computes whole frames; patch mode computes overlapped windows in
@@ -219,7 +221,12 @@ class MVHiNeRV(nn.Module):
             x = self._stage(x, i, stage, views, frames, y0, x0, plan)
 
         last = self.stages[-1].blocks[-1]
-        x = self.head(x) if last.residual else self.head.after(x, last.fc2)
+        if last.residual:
+            x = self.head(x)
+        elif last.fused:  # x is the last block's normed map (_stage)
+            x = self.head.mlp_head(x, last.fc1, last.fc2)
+        else:
+            x = self.head.after(x, last.fc2)
         if masked:
             n = arch.num_stages
             r, c = axes(n, rp.exact[n], cp.exact[n])
@@ -266,15 +273,16 @@ class MVHiNeRV(nn.Module):
             x = x * mask.to(x.dtype)
         blocks = list(stage.blocks)
         if i == len(self.stages) - 1 and not blocks[-1].residual:
-            # The last block ends at its hidden map: the head applies its fc2 (Head.after). Its
-            # mask is not needed: the output is masked after the head.
+            # The last block ends at its hidden map (the head applies its fc2, Head.after) or, on
+            # the fused path, at its normed map (its pointwise rest and the head are one kernel,
+            # Head.mlp_head). Its mask is not needed: the output is masked after the head.
             *blocks, last = blocks
         else:
             last = None
         for block in blocks:
             x = block(x, mask)
         if last is not None:
-            x = last.hidden(x)
+            x = last.normed(x) if last.fused else last.hidden(x)
         ex_r, ex_c = rp.exact[i + 1], cp.exact[i + 1]
         return _crop(x, (ex_r.lo - work_r.lo, ex_r.size), (ex_c.lo - work_c.lo, ex_c.size))
 
