@@ -26,14 +26,16 @@ from torch import Tensor
 from mvhinerv.model.dwconv_ln import cdiv, pow2, readable_rows, row_alignment
 
 #: Pixels per tile and warps per program of the forward; of the backward, also its programs (each
-#: loops over tiles, keeping its weight-gradient shares in registers) and pipeline stages. Best
-#: of sweeps on an H200 (S's last stage at 1080p; docs/performance.md § Training step).
+#: loops over tiles, keeping its weight-gradient shares in registers) and software-pipeline
+#: stages. Best of sweeps on an H200 (S's last stage at 1080p; docs/performance.md § Training
+#: step). The stages were chosen in the training step: alone the kernel was fastest with 3
+#: (465 against 517 µs with 1), in the step it took 0.96 ms with 3 and 0.60 ms with 1.
 _BM = 128
 _WARPS = 4
 _BWD_BM = 64
 _BWD_WARPS = 4
 _BWD_PROGRAMS = 1056
-_BWD_STAGES = 3
+_BWD_STAGES = 1
 
 
 def _pads(k: int, h: int, o: int) -> dict[str, int]:
