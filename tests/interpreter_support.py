@@ -48,3 +48,21 @@ def interpreter_report(script: str) -> dict:
     proc = interpreted([str(HERE / script)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def eager_and_compiled(fn, x, params) -> list[tuple]:
+    """For ``fn`` (of one tensor, using the leaf tensors ``params``) eager and under
+    ``torch.compile(fullgraph=True)``: each run's (output as float32, ∂x, ∂params…) of the loss
+    mean(output²). The GPU tests compare the two: a custom op must stay one opaque call with the
+    same values inside an Inductor graph."""
+    import torch
+
+    results = []
+    for f in (fn, torch.compile(fn, fullgraph=True)):
+        v = x.clone().requires_grad_()
+        out = f(v).float()
+        out.square().mean().backward()
+        results.append((out.detach(), v.grad, *(p.grad.clone() for p in params)))
+        for p in params:
+            p.grad = None
+    return results

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from interpreter_support import assert_cases_within, interpreter_report
+from interpreter_support import assert_cases_within, eager_and_compiled, interpreter_report
 
 F32 = {"a": 3e-7, "dh": 5e-7}
 #: bf16 output: bf16's relative rounding 2⁻⁹ of the largest value.
@@ -43,12 +43,5 @@ def test_gelu_matches_float64_on_gpu():
         with torch.autocast("cuda", dtype=torch.bfloat16):
             return gelu(torch.nn.functional.linear(v, w)).sum(-1)
 
-    results = []
-    for f in (fn, torch.compile(fn, fullgraph=True)):
-        v = x.clone().requires_grad_()
-        out = f(v)
-        out.float().square().mean().backward()
-        results.append((out.detach().float(), v.grad, w.grad.clone()))
-        w.grad = None
-    for a, b in zip(*results, strict=True):
+    for a, b in zip(*eager_and_compiled(fn, x, (w,)), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-3)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from interpreter_support import assert_cases_within, interpreter_report
+from interpreter_support import assert_cases_within, eager_and_compiled, interpreter_report
 
 F32 = 2e-6
 #: bf16 y and products: bf16's relative rounding 2⁻⁹ of h and of GELU(h), summed over K ≤ 72 terms.
@@ -56,13 +56,5 @@ def test_mlp_head_matches_float64_on_gpu():
         with torch.autocast("cuda", dtype=torch.bfloat16):
             return mlp_head(v.to(torch.bfloat16), w1, w2, b)
 
-    results = []
-    for f in (fn, torch.compile(fn, fullgraph=True)):
-        v = y.clone().requires_grad_()
-        out = f(v)
-        out.square().mean().backward()
-        results.append((out.detach(), v.grad, w1.grad.clone(), w2.grad.clone(), b.grad.clone()))
-        for p in (w1, w2, b):
-            p.grad = None
-    for a, r in zip(*results, strict=True):
+    for a, r in zip(*eager_and_compiled(fn, y, (w1, w2, b)), strict=True):
         torch.testing.assert_close(a, r, rtol=1e-2, atol=1e-4)

@@ -38,13 +38,18 @@ _BWD_PROGRAMS = 1056
 _BWD_STAGES = 1
 
 
+def _side(n: int) -> int:
+    """A tile side for n values: a power of two ≥ 16 (``tl.dot``'s smallest)."""
+    return max(16, pow2(n))
+
+
 def _pads(k: int, h: int, o: int) -> dict[str, int]:
     """The forward's tile sides for K inputs, H hidden units, O outputs: powers of two ≥ 16
     (``tl.dot``'s smallest) KP and OP, and the hidden units as a main group HM and a tail HT (0 or
     ≥ 16), e.g. 35 → 32 + 16, 70 → 64 + 16, 64 → 64 + 0 (mlp_head_kernels' docstring)."""
     hm = max(16, 1 << (h.bit_length() - 1))
     rest = h - hm
-    return {"KP": max(16, pow2(k)), "HM": hm, "HT": max(16, pow2(rest)) if rest > 0 else 0, "OP": max(16, pow2(o))}
+    return {"KP": _side(k), "HM": hm, "HT": _side(rest) if rest > 0 else 0, "OP": _side(o)}
 
 
 def _grad_layout(grad: Tensor) -> tuple[Tensor, tuple[int, int, int, int]]:
@@ -116,7 +121,8 @@ def _mlp_head_backward_op(grad: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
     db = torch.empty((1, programs, o), dtype=torch.float32, device=y.device)
     kern.mlp_head_bwd_kernel[(programs,)](
         yr, w1c, w2c, bc, grad, dy, dw1, dw2, db, n, ys, *grad_strides, K=k, H=h, O=o, BM=_BWD_BM,
-        KP=max(16, pow2(k)), HP=max(16, pow2(h)), OP=max(16, pow2(o)), ALIGN=row_alignment(ys), IEEE=y.dtype == torch.float32, PER_PROGRAM=cdiv(tiles, programs),
+        KP=_side(k), HP=_side(h), OP=_side(o), ALIGN=row_alignment(ys), IEEE=y.dtype == torch.float32,
+        PER_PROGRAM=cdiv(tiles, programs),
         num_warps=_BWD_WARPS, num_stages=_BWD_STAGES)
     return (dy, column_sums(dw1).view(h, k).to(w1.dtype), column_sums(dw2).view(o, h).to(w2.dtype),
             column_sums(db).view(o).to(b.dtype))
