@@ -64,19 +64,25 @@ def test_aligned_forward_loads_eight_channels_per_instruction(align):
         assert "ld.global.b16" in ptx and vector_loads == 0
 
 
-@pytest.mark.parametrize("scale, ct", [(1, 8), (2, 8), (3, 8), (5, 8), (2, 0)])
-def test_upsample_kernels_compile_for_sm90(scale, ct):
+@pytest.mark.parametrize("scale, ct, align", [(1, 8, 8), (2, 8, 8), (3, 8, 8), (5, 8, 8), (2, 1, 1)])
+def test_upsample_kernels_compile_for_sm90(scale, ct, align):
+    """LayerNorm statistics, LayerNorm + stencil, the stencil's adjoint and the LayerNorm's
+    backward; with rows of a multiple of 8 values (``ALIGN``) the main group's loads of x and ∂x̂
+    and gathers of ∂U load several channels at once."""
     from mvhinerv.model import upsample_kernels as k
 
-    consts = {"S": scale, "BLOCK_W": 16, "CM": 64, "CT": ct}
-    _compile(k.up_fwd_kernel, {"x_ptr": "*fp32", "tile_ptr": "*bf16", "rf_ptr": "*fp32", "cf_ptr": "*fp32",
-                               "u_ptr": "*bf16"}, consts)
-    ptx = _compile(k.up_bwd_kernel, {"du_ptr": "*bf16", "rf_ptr": "*fp32", "cf_ptr": "*fp32", "dx_ptr": "*fp32",
+    consts = {"S": scale, "BLOCK_W": 16, "CM": 64, "CT": ct, "ALIGN": align}
+    stats = _compile(k.ln_stats_kernel, {"x_ptr": "*bf16", "mean_ptr": "*fp32", "rstd_ptr": "*fp32", "eps": "fp32"},
+                     {"BLOCK_P": 16, "CM": 64, "CT": ct, "ALIGN": align})
+    fwd = _compile(k.up_fwd_kernel, {"x_ptr": "*bf16", "mean_ptr": "*fp32", "rstd_ptr": "*fp32", "tile_ptr": "*bf16",
+                                     "rf_ptr": "*fp32", "cf_ptr": "*fp32", "u_ptr": "*bf16"}, consts)
+    bwd = _compile(k.up_bwd_kernel, {"du_ptr": "*bf16", "rf_ptr": "*fp32", "cf_ptr": "*fp32", "gx_ptr": "*fp32",
                                      "dtile_ptr": "*fp32"},
-                   consts | {"ROWS": 16, "SS": 1 << (scale * scale - 1).bit_length(), "ALIGN": 8 if ct else 1},
-                   num_warps=2)
-    if ct:  # ∂U in rows of a multiple of 8 values: the main group's gathers load several channels at once
-        assert "ld.global.v2.b32" in ptx or "ld.global.v4.b32" in ptx
+                   consts | {"BLOCK_W": 2, "ROWS": 16, "SS": 1 << (scale * scale - 1).bit_length()}, num_warps=1)
+    ln_bwd = _compile(k.ln_bwd_kernel, {"g_ptr": "*fp32", "x_ptr": "*bf16", "mean_ptr": "*fp32", "rstd_ptr": "*fp32",
+                                        "dx_ptr": "*bf16"}, {"BLOCK_P": 16, "CM": 64, "CT": ct, "ALIGN": align})
+    if align > 1:
+        assert all("ld.global.v2.b32" in ptx or "ld.global.v4.b32" in ptx for ptx in (stats, fwd, bwd, ln_bwd))
 
 
 @pytest.mark.parametrize("lum, has_valid, want_grad", [(False, False, True), (True, True, False)])

@@ -1,7 +1,7 @@
 """Run by tests/test_model_upsample.py in a subprocess with ``TRITON_INTERPRET=1`` (or directly
-on a GPU): the upsampler's Triton stencil (:mod:`mvhinerv.model.upsample_op`) against the
-float64 PyTorch stencil (:func:`mvhinerv.model.upsample.upsample_stencil`). Prints one JSON line
-of max errors (relative to the reference's largest magnitude) per case."""
+on a GPU): the upsampler's Triton kernels (LayerNorm + stencil, :mod:`mvhinerv.model.upsample_op`)
+against the float64 PyTorch path of :func:`mvhinerv.model.upsample.upsample`. Prints one JSON
+line of max errors (relative to the reference's largest magnitude) per case."""
 
 from __future__ import annotations
 
@@ -10,45 +10,63 @@ import sys
 
 import torch
 
-from mvhinerv.model.upsample import edge_factor, upsample_stencil
-from mvhinerv.model.upsample_op import upsample_stencil_fused
+from mvhinerv.model.upsample import LN_EPS, edge_factor, upsample
+from mvhinerv.model.upsample_op import upsample_ln_fused
 
-#: (B, n, m, C, s, row0, col0): window sizes, scale and the window's first produced row/column
+#: (B, n, m, C, s, row0, col0): input map sizes, scale and the window's first produced row/column
 #: (global, in units of the output level) — 0 touches the frame edge; interior windows too.
-CASES = [(2, 5, 7, 3, 2, 0, 0), (1, 4, 6, 10, 3, 3, 6), (1, 5, 4, 9, 5, 0, 5), (2, 6, 5, 70, 2, 2, 0),
-         (1, 4, 4, 35, 1, 0, 0)]
+CASES = [(2, 3, 5, 3, 2, 0, 0), (1, 2, 4, 10, 3, 3, 6), (1, 3, 2, 9, 5, 0, 5), (2, 4, 3, 70, 2, 2, 0),
+         (1, 2, 2, 35, 1, 0, 0), (1, 3, 3, 8, 2, 0, 0)]
+
+
+def _inputs(b: int, n: int, m: int, c: int, s: int, row0: int, col0: int, seed: int, offset: float = 0.0):
+    """(x, tile, rf, cf, ∂U) in float64 on the CPU; x has ``offset`` added (a mean far from 0)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, n, m, c, generator=g, dtype=torch.float64) * 2 + offset
+    tile = torch.randn(b, s, s, c, generator=g, dtype=torch.float64)
+    in_rows, in_cols = n + row0 // s + 1, m + col0 // s + 1  # the frame ends past the window
+    rf = edge_factor(torch.arange(n * s).repeat(b, 1) + row0, s, in_rows)
+    cf = edge_factor(torch.arange(m * s).repeat(b, 1) + col0, s, in_cols)
+    grad = torch.randn(b, n * s, m * s, c, generator=g, dtype=torch.float64)
+    return x, tile, rf, cf, grad
 
 
 def case_errors(b: int, n: int, m: int, c: int, s: int, row0: int, col0: int, device: str,
-                width: int | None = None) -> dict[str, float]:
-    """Errors of the fused stencil's u, ∂x and ∂tile; with ``width``, u must be the first C
-    channels of a map of ``width`` values per pixel whose other channels are zeros ("pad")."""
-    g = torch.Generator().manual_seed(n * 100 + m * 10 + c)
-    x = torch.randn(b, n, m, c, generator=g, dtype=torch.float64)
-    tile = torch.randn(b, s, s, c, generator=g, dtype=torch.float64)
-    in_rows, in_cols = (n - 2) + row0 // s + 1, (m - 2) + col0 // s + 1  # frame ends past the window
-    rows = torch.arange((n - 2) * s).repeat(b, 1) + row0
-    cols = torch.arange((m - 2) * s).repeat(b, 1) + col0
-    rf, cf = edge_factor(rows, s, in_rows), edge_factor(cols, s, in_cols)
-    grad = torch.randn(b, (n - 2) * s, (m - 2) * s, c, generator=g, dtype=torch.float64)
+                width: int | None = None, x_width: int | None = None, offset: float = 0.0) -> dict[str, float]:
+    """Errors of the fused op's u, ∂x and ∂tile. With ``width``, u must be the first C channels
+    of a map of ``width`` values per pixel whose other channels are zeros ("pad"); with
+    ``x_width``, x is such a cut too (read in place: ∂x in its rows, zeros past C: "dx pad")."""
+    x, tile, rf, cf, grad = _inputs(b, n, m, c, s, row0, col0, n * 100 + m * 10 + c, offset)
     out = {}
     results = []
-    for dtype, fn in ((torch.float64, upsample_stencil), (torch.float32, None)):
+    for fused in (False, True):
+        dtype = torch.float32 if fused else torch.float64
         xi = x.to(device, dtype).detach().clone().requires_grad_()
         ti = tile.to(device, dtype).detach().clone().requires_grad_()
-        if fn is None:
-            u = upsample_stencil_fused(xi, ti, rf.to(device), cf.to(device), s, width=width)
+        rfd, cfd = rf.to(device), cf.to(device)
+        if fused and x_width is not None:
+            row = torch.zeros(b, n, m, x_width, device=device)
+            row[..., :c] = xi.detach()
+            xc = row[..., :c]
+            u, mean, rstd = torch.ops.mvhinerv.upsample_ln(xc, ti, rfd, cfd, s, LN_EPS, dtype, c)
+            dx, dtile = torch.ops.mvhinerv.upsample_ln_backward(grad.to(device, dtype), xc, mean, rstd, rfd, cfd, s)
+            assert dx.stride()[2:] == (x_width, 1), dx.stride()
+            out["dx pad"] = float(dx.as_strided((*dx.shape[:3], x_width), dx.stride())[..., c:].abs().max()) \
+                if x_width > c else 0.0
+            results.append((u.detach().double().cpu(), dx.double().cpu(), dtile.double().cpu()))
+            continue
+        if fused:
+            u = upsample_ln_fused(xi, ti, rfd, cfd, s, LN_EPS, width=width)
             if width is not None:
                 assert u.stride()[2:] == (width, 1), u.stride()
-                row = u.as_strided((*u.shape[:3], width), u.stride())
+                row = u.detach().as_strided((*u.shape[:3], width), u.stride())
                 out["pad"] = float(row[..., c:].abs().max()) if width > c else 0.0
         else:
-            u = fn(xi, s, ti, rf.to(device), cf.to(device))
+            u = upsample(xi, s, ti, rfd, cfd)
         (u * grad.to(device, dtype)).sum().backward()
         results.append((u.detach().double().cpu(), xi.grad.double().cpu(), ti.grad.double().cpu()))
     for name, a, ref in zip(("u", "dx", "dtile"), results[1], results[0], strict=True):
         out[name] = float((a - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
-    assert results[1][0].dtype == torch.float64
     return out
 
 
@@ -58,16 +76,12 @@ def narrow_errors(b: int, n: int, m: int, c: int, s: int, row0: int, col0: int, 
     which one rounding of the float32 value never is (the interpreter truncates, a GPU rounds to
     nearest); and ∂x for a bf16 ∂u against ∂x for the same values in float32, equal (∂x keeps x's
     float32, both gathers read the same values). Errors 0 expected."""
-    g = torch.Generator().manual_seed(7 * n + c)
-    x = torch.randn(b, n, m, c, generator=g).to(device)
-    tile = torch.randn(b, s, s, c, generator=g).to(device)
-    rf = edge_factor(torch.arange((n - 2) * s).repeat(b, 1) + row0, s, (n - 2) + row0 // s + 1).to(device)
-    cf = edge_factor(torch.arange((m - 2) * s).repeat(b, 1) + col0, s, (m - 2) + col0 // s + 1).to(device)
-    grad = torch.randn(b, (n - 2) * s, (m - 2) * s, c, generator=g).to(device, torch.bfloat16)
+    x, tile, rf, cf, grad = (t.float().to(device) for t in _inputs(b, n, m, c, s, row0, col0, 7 * n + c))
+    grad = grad.to(torch.bfloat16)
     results = []
     for dtype in (torch.float32, torch.bfloat16):
         xi = x.detach().clone().requires_grad_()
-        u = upsample_stencil_fused(xi, tile, rf, cf, s, dtype)
+        u = upsample_ln_fused(xi, tile, rf, cf, s, LN_EPS, dtype)
         assert u.dtype == dtype
         (u * grad.to(dtype)).sum().backward()
         assert xi.grad.dtype == torch.float32
@@ -79,23 +93,27 @@ def narrow_errors(b: int, n: int, m: int, c: int, s: int, row0: int, col0: int, 
 
 #: Cases run again with two input rows per backward program (bands, the last one partial; C = 8
 #: has no tail group); the last one with four too (one band, fewer rows than that).
-BAND_CASES = [(2, 5, 7, 3, 2, 0, 0), (1, 5, 4, 9, 5, 0, 5), (1, 5, 6, 8, 2, 1, 0), (2, 6, 5, 70, 2, 2, 0)]
+BAND_CASES = [(2, 3, 5, 3, 2, 0, 0), (1, 3, 2, 9, 5, 0, 5), (1, 3, 4, 8, 2, 1, 0), (2, 4, 3, 70, 2, 2, 0)]
 
 
 def all_case_errors(device: str) -> dict[str, dict[str, float]]:
-    """Every case with the default tiling (one row per program: small maps), and BAND_CASES with
-    bands of 2 and 4 rows."""
+    """Every case with the default tiling (one row per program: small maps), a cut output row,
+    a cut input row, a mean far from zero, bf16 outputs, and BAND_CASES with bands of 2 and 4
+    rows."""
     from mvhinerv.model import upsample_op
 
     report = {str(case): case_errors(*case, device) for case in CASES}
     report.update({f"{case} width {width}": case_errors(*case, device, width=width)
                    for case, width in ((CASES[1], 16), (CASES[3], 72))})
+    report.update({f"{case} x_width {xw}": case_errors(*case, device, x_width=xw)
+                   for case, xw in ((CASES[3], 72), (CASES[4], 40))})
+    report[f"{CASES[3]} offset 8"] = case_errors(*CASES[3], device, offset=8.0)
     report.update({f"{case} bf16 out": narrow_errors(*case, device) for case in CASES[2:4]})
     knobs = upsample_op._BWD_ROWS, upsample_op._BWD_PROGRAMS
     try:
         for rows, cases in ((2, BAND_CASES), (4, BAND_CASES[-1:])):
             upsample_op._BWD_ROWS, upsample_op._BWD_PROGRAMS = rows, 1
-            assert upsample_op._bwd_rows(5, 1) == rows
+            assert upsample_op._bwd_rows(3, 1) == min(rows, 2)
             report.update({f"{case} rows {rows}": case_errors(*case, device) for case in cases})
     finally:
         upsample_op._BWD_ROWS, upsample_op._BWD_PROGRAMS = knobs

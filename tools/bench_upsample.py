@@ -1,10 +1,10 @@
-"""The upsamplers' stencil alone: the Triton kernels against what Inductor generates.
+"""The upsamplers alone: the Triton kernels against what Inductor generates.
 
-For every stage of a preset at a frame size (one frame, the stage's input window with its
-one-cell border, float32 as the LayerNorm returns it under autocast), times the forward and
-forward + backward of ``mvhinerv.model.upsample_op`` (bilinear ×s, edge factors, encoding tile)
-and of :func:`mvhinerv.model.upsample.upsample_stencil`, compiled by ``torch.compile`` (or eager,
-``--no-compile``), and prints the per-network totals (docs/performance.md § Training step).
+For every stage of a preset at a frame size (one frame, the stage's input map, float32), times
+the forward and forward + backward of ``mvhinerv.model.upsample_op`` (LayerNorm, bilinear ×s,
+edge factors, encoding tile) and of the PyTorch path of :func:`mvhinerv.model.upsample.upsample`,
+compiled by ``torch.compile`` (or eager, ``--no-compile``), and prints the per-network totals
+(docs/performance.md § Training step).
 
 Example::
 
@@ -28,17 +28,17 @@ from _bench_common import (  # first: puts the repo on sys.path
     write_report,
 )
 from mvhinerv.arch import arch_from_preset
-from mvhinerv.model.upsample import edge_factor, upsample_stencil
-from mvhinerv.model.upsample_op import upsample_stencil_fused
+from mvhinerv.model.upsample import LN_EPS, edge_factor, upsample
+from mvhinerv.model.upsample_op import upsample_ln_fused
 
 
 def stage_inputs(preset: str, width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """(n, m, C_in, s) of every stage's upsampler input window (the level map and its border)."""
+    """(n, m, C_in, s) of every stage's upsampler input (the level map)."""
     arch = arch_from_preset(preset, width, height, 8, 1)
     shapes = []
     for i in range(arch.num_stages):
         h, w = arch.level_size(i)
-        shapes.append((h + 2, w + 2, arch.stage_widths[i][0], arch.scales[i]))
+        shapes.append((h, w, arch.stage_widths[i][0], arch.scales[i]))
     return shapes
 
 
@@ -46,9 +46,9 @@ def measure(impl, shape: tuple[int, int, int, int], device: torch.device, repeat
     n, m, c, s = shape
     x = torch.randn(1, n, m, c, device=device, requires_grad=True)
     tile = torch.randn(1, s, s, c, device=device, requires_grad=True)
-    rf = edge_factor(torch.arange((n - 2) * s, device=device)[None], s, n - 2)
-    cf = edge_factor(torch.arange((m - 2) * s, device=device)[None], s, m - 2)
-    grad = torch.randn(1, (n - 2) * s, (m - 2) * s, c, device=device)
+    rf = edge_factor(torch.arange(n * s, device=device)[None], s, n)
+    cf = edge_factor(torch.arange(m * s, device=device)[None], s, m)
+    grad = torch.randn(1, n * s, m * s, c, device=device)
 
     def forward():
         with torch.no_grad():
@@ -61,7 +61,11 @@ def measure(impl, shape: tuple[int, int, int, int], device: torch.device, repeat
 
 
 def _pytorch(x, tile, rf, cf, s):
-    return upsample_stencil(x, s, tile, rf, cf)
+    return upsample(x, s, tile, rf, cf)
+
+
+def _triton(x, tile, rf, cf, s):
+    return upsample_ln_fused(x, tile, rf, cf, s, LN_EPS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     shapes = stage_inputs(args.preset, width, height)
     reference = torch.compile(_pytorch) if args.compile else _pytorch
     results = []
-    for name, impl in (("inductor" if args.compile else "pytorch", reference), ("triton", upsample_stencil_fused)):
+    for name, impl in (("inductor" if args.compile else "pytorch", reference), ("triton", _triton)):
         per_stage = [{"shape": s, **measure(impl, s, device, args.repeats)} for s in shapes]
         total = total_times(per_stage)
         results.append({"case": name, **total, "stages": per_stage})

@@ -253,7 +253,6 @@ class MVHiNeRV(nn.Module):
                y0: Tensor, x0: Tensor, plan: PatchPlan) -> Tensor:
         arch, s = self.arch, stage.scale
         rp, cp = plan.rows, plan.cols
-        x = torch.nn.functional.pad(x, (0, 0, 1, 1, 1, 1))
         # Produced rows of the upsampler, as a window of level i+1.
         up_r, up_c = rp.upsampled(i, s), cp.upsampled(i, s)
         ay, ax = level_anchor(y0, arch, i + 1), level_anchor(x0, arch, i + 1)

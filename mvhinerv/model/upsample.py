@@ -51,32 +51,33 @@ def edge_factor(rows: Tensor, scale: int, in_size: int) -> Tensor:
 
 def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor: Tensor,
              fused: bool = False, out_dtype: torch.dtype | None = None, width: int | None = None) -> Tensor:
-    """LayerNorm + bilinear ×``scale`` of ``x`` plus the encoding ``tile``, channels last.
+    """LayerNorm + zero border + bilinear ×``scale`` of ``x`` plus the encoding ``tile``, channels last.
 
     Args:
-        x: [B, n, m, C] input window; its outer rows/columns are only read as stencil taps.
+        x: [B, n, m, C] input window (a stage's input map); the stencil reads a border of one
+            zero cell around it (the window's padding, zero before and after the LayerNorm).
         scale: the integer factor s.
         tile: [B, s, s, C] hierarchical encoding, added at phase (row mod s, col mod s); the
             first produced row must have phase 0 (true for the windows of :mod:`.patches`).
-        row_factor: [B, (n − 2)·s] :func:`edge_factor` of the produced rows.
-        col_factor: [B, (m − 2)·s] likewise for columns.
-        fused: run the stencil as Triton kernels (:mod:`.upsample_op`; needs
+        row_factor: [B, n·s] :func:`edge_factor` of the produced rows.
+        col_factor: [B, m·s] likewise for columns.
+        fused: run the LayerNorm and the stencil as Triton kernels (:mod:`.upsample_op`; needs
             :func:`mvhinerv.model.dwconv_ln.fused_available`), else as PyTorch ops.
-        out_dtype: dtype of the result (default the LayerNorm's: fp32 under CUDA autocast). The
-            stencil computes in the LayerNorm's dtype either way; the Triton kernels round once
-            when they store, so a narrower map costs no extra pass.
+        out_dtype: dtype of the result (default the LayerNorm's: fp32 under CUDA autocast). Both
+            paths compute in float32 (the LayerNorm's dtype under autocast); the Triton kernels
+            round once when they store, so a narrower map costs no extra pass.
         width: with ``fused``, the values per pixel of the map the result is cut from (≥ C,
             default C; zeros past C): the fused depthwise kernels read rows of a multiple of 8
-            values as 16-byte vectors (:func:`mvhinerv.model.upsample_op.upsample_stencil_fused`).
+            values as 16-byte vectors (:func:`mvhinerv.model.upsample_op.upsample_ln_fused`).
 
     Returns:
-        [B, (n − 2)·s, (m − 2)·s, C]: produced row ``s·j + p`` belongs to input row ``j + 1``.
+        [B, n·s, m·s, C]: produced row ``s·j + p`` belongs to input row ``j``.
     """
-    x = F.layer_norm(x, (x.shape[-1],), eps=LN_EPS)
     if fused:
-        from mvhinerv.model.upsample_op import upsample_stencil_fused
+        from mvhinerv.model.upsample_op import upsample_ln_fused
 
-        return upsample_stencil_fused(x, tile, row_factor, col_factor, scale, out_dtype, width)
+        return upsample_ln_fused(x, tile, row_factor, col_factor, scale, LN_EPS, out_dtype, width)
+    x = F.pad(F.layer_norm(x, (x.shape[-1],), eps=LN_EPS), (0, 0, 1, 1, 1, 1))
     u = upsample_stencil(x, scale, tile, row_factor, col_factor)
     return u if out_dtype is None else u.to(out_dtype)
 
