@@ -17,6 +17,7 @@ from mvhinerv.arch import arch_from_preset  # noqa: E402
 from mvhinerv.model import MVHiNeRV  # noqa: E402
 from mvhinerv.model import dwconv_ln as op  # noqa: E402
 from mvhinerv.model.blocks import ConvNeXtBlock  # noqa: E402
+from mvhinerv.model.dwconv_ln import aligned_width  # noqa: E402
 
 #: (B, H, W, C): C below, at and above powers of two and odd (main + tail channel groups), a
 #: power of two (no tail); W below and above one tile.
@@ -84,8 +85,9 @@ def op_errors(shape: tuple[int, int, int, int], device: str, dtype: torch.dtype 
 
 def block_errors(c1: int, c2: int, expansion: int, device: str) -> dict[str, float]:
     """A ConvNeXt block with ``dwconv="fused"`` (padded, aligned matmuls) against ``"conv"``, same
-    parameters, float32: max |Δ| of the output and, relative, of ∂x and every parameter's
-    gradient (``grads``)."""
+    parameters, float32: max |Δ| of the output (the fused block returns its whole aligned row:
+    its first C2 channels, and the rest, "pad", must be zeros) and, relative, of ∂x and every
+    parameter's gradient (``grads``)."""
     torch.manual_seed(c1 * 100 + c2)
     ref = ConvNeXtBlock(c1, c2, expansion, dwconv="conv").to(device)
     fused = ConvNeXtBlock(c1, c2, expansion, dwconv="fused").to(device)
@@ -93,14 +95,19 @@ def block_errors(c1: int, c2: int, expansion: int, device: str) -> dict[str, flo
     x = torch.randn(2, 5, 9, c1, device=device)
     grad = torch.randn(2, 5, 9, c2, device=device)
     outs, grads = [], []
+    pad = 0.0
     for block in (ref, fused):
         xi = x.clone().requires_grad_()
         out = block(xi)
+        if out.shape[-1] > c2:
+            assert block is fused and out.shape[-1] == aligned_width(c2), out.shape
+            pad = float(out[..., c2:].abs().max())
+            out = out[..., :c2]
         (out * grad).sum().backward()
         outs.append(out.detach())
         grads.append([xi.grad, *(p.grad for p in block.parameters())])
     assert outs[1].shape == outs[0].shape, (outs[1].shape, outs[0].shape)
-    return {"out": float((outs[1] - outs[0]).abs().max()),
+    return {"out": float((outs[1] - outs[0]).abs().max()), "pad": pad,
             "grads": max(float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
                          for a, b in zip(grads[1], grads[0], strict=True))}
 

@@ -12,16 +12,25 @@ import pytest
 import torch
 from interpreter_support import assert_cases_within, interpreter_report
 
-#: Relative to the reference's largest magnitude: float32 rounding of a few terms.
+#: Relative to the reference's largest magnitude: float32 rounding of a few terms; with x, ∂U
+#: and the results in bf16 (stages 1–3 under autocast), a few bf16 roundings (2⁻⁸ each).
 LIMIT = 1e-6
+BF16_LIMIT = 2e-2
 
 
 def test_stencil_matches_float64_reference_in_triton_interpreter():
     report = interpreter_report("upsample_support.py")
     assert len(report) >= 18 and sum("bf16 out" in case for case in report) == 2
     assert sum("width" in case and "pad" in errors for case, errors in report.items()) == 2
-    assert sum("x_width" in case and "dx pad" in errors for case, errors in report.items()) == 2
-    assert_cases_within(report, LIMIT)
+    assert sum("x_width" in case and {"dx pad cut", "dx pad row"} <= set(errors) for case, errors in report.items()) == 2
+    _assert_report(report)
+
+
+def _assert_report(report: dict[str, dict[str, float]]) -> None:
+    bf16 = {case: errors for case, errors in report.items() if case.endswith("bf16 x")}
+    assert len(bf16) == 2
+    assert_cases_within({case: e for case, e in report.items() if case not in bf16}, LIMIT)
+    assert_cases_within(bf16, BF16_LIMIT)
 
 
 def test_shape_errors_name_the_argument():
@@ -31,8 +40,10 @@ def test_shape_errors_name_the_argument():
     x = torch.zeros(1, 2, 3, 3)
     with pytest.raises(ValueError, match="col_factor"):
         upsample_ln_fused(x, torch.zeros(1, 2, 2, 3), torch.ones(1, 4), torch.ones(1, 5), 2, 1e-6)
-    with pytest.raises(ValueError, match="width 2 < C = 3"):
+    with pytest.raises(ValueError, match="≤ width 2"):
         upsample_ln_fused(x, torch.zeros(1, 2, 2, 3), torch.ones(1, 4), torch.ones(1, 6), 2, 1e-6, width=2)
+    with pytest.raises(ValueError, match="channels 4 must be ≤ x's 3"):
+        upsample_ln_fused(x, torch.zeros(1, 2, 2, 4), torch.ones(1, 4), torch.ones(1, 6), 2, 1e-6, channels=4)
 
 
 @pytest.mark.gpu
@@ -41,7 +52,7 @@ def test_stencil_matches_float64_reference_on_gpu():
         pytest.skip("needs a CUDA device")
     from upsample_support import all_case_errors
 
-    assert_cases_within(all_case_errors("cuda"), LIMIT)
+    _assert_report(all_case_errors("cuda"))
     # Fake kernels, schema and autograd registration agree with the real op.
     from mvhinerv.model import upsample_op
     from mvhinerv.model.upsample import edge_factor
@@ -50,8 +61,10 @@ def test_stencil_matches_float64_reference_on_gpu():
     tile = torch.randn(2, 3, 3, 7, device="cuda", requires_grad=True)
     rf = edge_factor(torch.arange(9, device="cuda").repeat(2, 1), 3, 3)
     cf = edge_factor(torch.arange(12, device="cuda").repeat(2, 1), 3, 4)
-    torch.library.opcheck(upsample_op._upsample_op, (x, tile, rf, cf, 3, 1e-6, torch.float32, 7))
-    torch.library.opcheck(upsample_op._upsample_op, (x, tile, rf, cf, 3, 1e-6, torch.bfloat16, 8))  # a cut wider row
+    torch.library.opcheck(upsample_op._upsample_op, (x, tile, rf, cf, 3, 1e-6, torch.float32, 7, 7))
+    torch.library.opcheck(upsample_op._upsample_op, (x, tile, rf, cf, 3, 1e-6, torch.bfloat16, 8, 7))  # a cut wider row
+    row = torch.randn(2, 3, 4, 8, device="cuda", requires_grad=True)  # a whole aligned row, 7 channels of it
+    torch.library.opcheck(upsample_op._upsample_op, (row, tile, rf, cf, 3, 1e-6, torch.float32, 8, 7))
 
 
 def test_backward_rows_per_program_keep_enough_programs():

@@ -32,28 +32,34 @@ def _inputs(b: int, n: int, m: int, c: int, s: int, row0: int, col0: int, seed: 
 
 
 def case_errors(b: int, n: int, m: int, c: int, s: int, row0: int, col0: int, device: str,
-                width: int | None = None, x_width: int | None = None, offset: float = 0.0) -> dict[str, float]:
+                width: int | None = None, x_width: int | None = None, offset: float = 0.0,
+                fused_dtype: torch.dtype = torch.float32) -> dict[str, float]:
     """Errors of the fused op's u, ∂x and ∂tile. With ``width``, u must be the first C channels
     of a map of ``width`` values per pixel whose other channels are zeros ("pad"); with
-    ``x_width``, x is such a cut too (read in place: ∂x in its rows, zeros past C: "dx pad")."""
-    x, tile, rf, cf, grad = _inputs(b, n, m, c, s, row0, col0, n * 100 + m * 10 + c, offset)
+    ``x_width``, x is such a row, passed as a cut and whole with C given (read in place: ∂x in
+    its layout, zeros past C: "dx pad cut", "dx pad row"). ``fused_dtype`` bf16: x, the tile and
+    ∂U in bf16 for the fused op (the reference gets the same values in float64), as at stages
+    1–3 of the network under autocast: u, ∂x̂ and ∂x are rounded to bf16."""
+    x, tile, rf, cf, grad = (t.to(fused_dtype).double() for t in
+                             _inputs(b, n, m, c, s, row0, col0, n * 100 + m * 10 + c, offset))
     out = {}
     results = []
     for fused in (False, True):
-        dtype = torch.float32 if fused else torch.float64
+        dtype = fused_dtype if fused else torch.float64
         xi = x.to(device, dtype).detach().clone().requires_grad_()
         ti = tile.to(device, dtype).detach().clone().requires_grad_()
         rfd, cfd = rf.to(device), cf.to(device)
         if fused and x_width is not None:
             row = torch.zeros(b, n, m, x_width, device=device)
             row[..., :c] = xi.detach()
-            xc = row[..., :c]
-            u, mean, rstd = torch.ops.mvhinerv.upsample_ln(xc, ti, rfd, cfd, s, LN_EPS, dtype, c)
-            dx, dtile = torch.ops.mvhinerv.upsample_ln_backward(grad.to(device, dtype), xc, mean, rstd, rfd, cfd, s)
-            assert dx.stride()[2:] == (x_width, 1), dx.stride()
-            out["dx pad"] = float(dx.as_strided((*dx.shape[:3], x_width), dx.stride())[..., c:].abs().max()) \
-                if x_width > c else 0.0
-            results.append((u.detach().double().cpu(), dx.double().cpu(), dtile.double().cpu()))
+            for name, xr in (("cut", row[..., :c]), ("row", row)):  # a cut view, the whole row + channels
+                u, mean, rstd = torch.ops.mvhinerv.upsample_ln(xr, ti, rfd, cfd, s, LN_EPS, dtype, c, c)
+                dx, dtile = torch.ops.mvhinerv.upsample_ln_backward(grad.to(device, dtype), xr, mean, rstd, rfd, cfd,
+                                                                    s, c)
+                assert dx.shape == xr.shape and dx.stride()[2:] == (x_width, 1), (dx.shape, dx.stride())
+                whole = dx.as_strided((*dx.shape[:3], x_width), dx.stride())
+                out[f"dx pad {name}"] = float(whole[..., c:].abs().max()) if x_width > c else 0.0
+            results.append((u.detach().double().cpu(), dx[..., :c].double().cpu(), dtile.double().cpu()))
             continue
         if fused:
             u = upsample_ln_fused(xi, ti, rfd, cfd, s, LN_EPS, width=width)
@@ -108,6 +114,7 @@ def all_case_errors(device: str) -> dict[str, dict[str, float]]:
     report.update({f"{case} x_width {xw}": case_errors(*case, device, x_width=xw)
                    for case, xw in ((CASES[3], 72), (CASES[4], 40))})
     report[f"{CASES[3]} offset 8"] = case_errors(*CASES[3], device, offset=8.0)
+    report.update({f"{case} bf16 x": case_errors(*case, device, fused_dtype=torch.bfloat16) for case in CASES[2:4]})
     report.update({f"{case} bf16 out": narrow_errors(*case, device) for case in CASES[2:4]})
     knobs = upsample_op._BWD_ROWS, upsample_op._BWD_PROGRAMS
     try:

@@ -89,19 +89,26 @@ class ConvNeXtBlock(nn.Module):
         self.dwconv_impl = dwconv
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """[B, H, W, C1] → [B, H, W, C2]; ``mask`` [B, H, W, 1] zeroes out-of-frame positions."""
+        """[B, H, W, C1] → [B, H, W, C2]; ``mask`` [B, H, W, 1] zeroes out-of-frame positions.
+
+        On the fused path the result is the block's whole aligned row [B, H, W, A(C2)] (zeros
+        past C2, A = :func:`aligned_width`), and x may be such a row too ([B, H, W, A(C1)]): the
+        next block's fused layer reads the first C channels of 16-byte aligned rows in place
+        (dwconv_ln.pixel_stride; a row of 70 values per pixel made its forward 20 % slower,
+        docs/model.md § Speed), the residual sum needs no pad, and the upsampler reads the
+        row whole (``upsample(..., channels=)``), so that no gradient is copied into a wider
+        row in the backward (≈ 0.05 ms per S step at 1080p; with the residual sums' backward
+        ≈ 0.1 ms).
+        """
         g = self.hidden(x)
-        c2 = self.fc2.shape[0]
-        y = F.linear(g, self.fc2_for(g))
-        # On the fused path y has A(C2) channels (zeros past C2). The residual sum and the mask
-        # keep that row and the block returns it cut to C2, so the next fused layer reads 16-byte
-        # aligned rows in place (dwconv_ln.pixel_stride): a row of 70 values per pixel made its
-        # forward 20 % slower (docs/model.md § Speed).
+        y = F.linear(g, self.fc2_for(g))  # [B, H, W, A(C2)] on the fused path
         if self.residual:
-            y = y + (F.pad(x, (0, y.shape[-1] - c2)) if y.shape[-1] > c2 else x)
+            # A sum in cuBLAS's epilogue (addmm, where x has g's dtype) was no faster: PyTorch
+            # copies x into the output before the product (nineteenth session).
+            y = y + (F.pad(x, (0, y.shape[-1] - x.shape[-1])) if y.shape[-1] > x.shape[-1] else x)
         if mask is not None:
             y = y * mask.to(y.dtype)
-        return y[..., :c2]
+        return y
 
     def hidden(self, x: Tensor) -> Tensor:
         """The block before its second linear, GELU(fc1(LN(dwconv(x)))): [B, H, W, e·C2].
@@ -134,8 +141,10 @@ class ConvNeXtBlock(nn.Module):
 
     def normed(self, x: Tensor) -> Tensor:
         """LN(dwconv(x)) on the fused path: [B, H, W, A(C1)], zeros past C1 (the fused op's
-        aligned row, :func:`mvhinerv.model.dwconv_ln.dwconv_ln`)."""
-        return dwconv_ln(x, self.dwconv, LN_EPS, width=aligned_width(x.shape[-1]))
+        aligned row, :func:`mvhinerv.model.dwconv_ln.dwconv_ln`); x has C1 or more values per
+        pixel (:meth:`forward`), its first C1 read in place."""
+        c1 = self.dwconv.shape[0]
+        return dwconv_ln(x[..., :c1], self.dwconv, LN_EPS, width=aligned_width(c1))
 
     def fc2_for(self, g: Tensor) -> Tensor:
         """fc2 [C2, e·C2] zero-padded to ``g``'s width (the :meth:`hidden` output it multiplies)
@@ -163,8 +172,8 @@ class Head(nn.Module):
         _linear_init(self.weight)
 
     def forward(self, x: Tensor) -> Tensor:
-        """[B, H, W, C_last] → [B, H, W, outputs]."""
-        return torch.sigmoid(F.linear(x, self.weight, self.bias))
+        """[B, H, W, C_last] (or more values per pixel: an aligned row) → [B, H, W, outputs]."""
+        return torch.sigmoid(F.linear(x[..., :self.weight.shape[1]], self.weight, self.bias))
 
     def after(self, g: Tensor, fc2: Tensor) -> Tensor:
         """``forward(g @ fc2ᵀ)`` as one matmul: the head applied to the output of a last block

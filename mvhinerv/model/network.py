@@ -259,9 +259,10 @@ class MVHiNeRV(nn.Module):
         rf = edge_factor(global_index(ay, up_r), s, rp.frame_sizes[i])
         cf = edge_factor(global_index(ax, up_c), s, cp.frame_sizes[i])
         # On the fused path the map is cut from a row of A(C) values per pixel (aligned_width),
-        # as every block's output is (ConvNeXtBlock.forward): the fused kernels' rows are aligned.
+        # and the input is a block's whole aligned row (ConvNeXtBlock.forward) or the stem's map.
+        c = arch.stage_widths[i][0]
         x = upsample(x, s, stage.encoding(views, frames), rf, cf, fused=self.fused_upsample,
-                     out_dtype=self._map_dtype(stage, x.device), width=aligned_width(x.shape[-1]))
+                     out_dtype=self._map_dtype(stage, x.device), width=aligned_width(c), channels=c)
         work_r, work_c = rp.work[i], cp.work[i]
         x = _crop(x, (work_r.lo - up_r.lo, work_r.size), (work_c.lo - up_c.lo, work_c.size))
         mask = None

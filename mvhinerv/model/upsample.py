@@ -50,7 +50,8 @@ def edge_factor(rows: Tensor, scale: int, in_size: int) -> Tensor:
 
 
 def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor: Tensor,
-             fused: bool = False, out_dtype: torch.dtype | None = None, width: int | None = None) -> Tensor:
+             fused: bool = False, out_dtype: torch.dtype | None = None, width: int | None = None,
+             channels: int | None = None) -> Tensor:
     """LayerNorm + zero border + bilinear ×``scale`` of ``x`` plus the encoding ``tile``, channels last.
 
     Args:
@@ -69,6 +70,8 @@ def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor
         width: with ``fused``, the values per pixel of the map the result is cut from (≥ C,
             default C; zeros past C): the fused depthwise kernels read rows of a multiple of 8
             values as 16-byte vectors (:func:`mvhinerv.model.upsample_op.upsample_ln_fused`).
+        channels: the map's C where x has more values per pixel (a block's aligned row on the
+            fused path, zeros past C); default all.
 
     Returns:
         [B, n·s, m·s, C]: produced row ``s·j + p`` belongs to input row ``j``.
@@ -76,7 +79,9 @@ def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor
     if fused:
         from mvhinerv.model.upsample_op import upsample_ln_fused
 
-        return upsample_ln_fused(x, tile, row_factor, col_factor, scale, LN_EPS, out_dtype, width)
+        return upsample_ln_fused(x, tile, row_factor, col_factor, scale, LN_EPS, out_dtype, width, channels)
+    if channels is not None:
+        x = x[..., :channels]
     x = F.pad(F.layer_norm(x, (x.shape[-1],), eps=LN_EPS), (0, 0, 1, 1, 1, 1))
     u = upsample_stencil(x, scale, tile, row_factor, col_factor)
     return u if out_dtype is None else u.to(out_dtype)

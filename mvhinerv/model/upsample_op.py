@@ -58,8 +58,8 @@ def _bwd_rows(n: int, col_blocks: int) -> int:
     return rows
 
 
-def _check(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int) -> None:
-    b, n, m, c = x.shape
+def _check(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int, c: int) -> None:
+    b, n, m, _ = x.shape
     want = {"tile": (b, scale, scale, c), "row_factor": (b, n * scale), "col_factor": (b, m * scale)}
     for name, t in (("tile", tile), ("row_factor", row_factor), ("col_factor", col_factor)):
         if tuple(t.shape) != want[name]:
@@ -72,9 +72,9 @@ def _factors(row_factor: Tensor, col_factor: Tensor) -> tuple[Tensor, Tensor]:
     return row_factor.to(torch.float32).contiguous(), col_factor.to(torch.float32).contiguous()
 
 
-def _output(x: Tensor, scale: int, dtype: torch.dtype, width: int) -> Tensor:
-    """The output buffer [B, n·s, m·s, width], cut to x's C channels."""
-    b, n, m, c = x.shape
+def _output(x: Tensor, scale: int, dtype: torch.dtype, width: int, c: int) -> Tensor:
+    """The output buffer [B, n·s, m·s, width], cut to the map's c channels."""
+    b, n, m, _ = x.shape
     return cut_rows(x, (b, n * scale, m * scale, c), width, dtype)
 
 
@@ -94,26 +94,27 @@ _LN_BWD_WARPS = 4
 
 @torch.library.custom_op("mvhinerv::upsample_ln", mutates_args=())
 def _upsample_op(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int, eps: float,
-                 out_dtype: torch.dtype, width: int) -> tuple[Tensor, Tensor, Tensor]:
+                 out_dtype: torch.dtype, width: int, channels: int) -> tuple[Tensor, Tensor, Tensor]:
     """(U [B, n·s, m·s, C] in out_dtype, a view of a buffer with ``width`` ≥ C values per pixel
     (zeros past C; see :func:`upsample_ln_fused`), the LayerNorm's mean and rstd [B, n, m]
-    float32, which the backward reuses)."""
+    float32, which the backward reuses); C = ``channels`` ≤ x's values per pixel."""
     from mvhinerv.model import upsample_kernels as k
 
-    _check(x, tile, row_factor, col_factor, scale)
-    if width < x.shape[-1]:
-        raise ValueError(f"upsample_ln: width {width} < C = {x.shape[-1]}")
+    c = channels
+    _check(x, tile, row_factor, col_factor, scale, c)
+    if not 1 <= c <= x.shape[-1] or width < c:
+        raise ValueError(f"upsample_ln: channels {c} must be ≤ x's {x.shape[-1]} values per pixel and ≤ width {width}")
     x, xs = readable_rows(x)
     tile = tile.contiguous()
     rf, cf = _factors(row_factor, col_factor)
-    b, n, m, c = x.shape
+    b, n, m, _ = x.shape
     align = row_alignment(xs)
     mean, rstd = (torch.empty((b, n, m), dtype=torch.float32, device=x.device) for _ in range(2))
     cm, ct = _groups(c, c)
     k.ln_stats_kernel[(cdiv(b * n * m, _STATS_PIXELS),)](x, mean, rstd, b * n * m, c, xs, eps,
                                                           BLOCK_P=_STATS_PIXELS, CM=cm, CT=ct, ALIGN=align,
                                                           num_warps=_WARPS)
-    u = _output(x, scale, out_dtype, width)
+    u = _output(x, scale, out_dtype, width, c)
     cm, ct = _groups(c, width)
     bw = tile_pixels(cm, _FWD_TILE_VALUES)
     k.up_fwd_kernel[(b * n, cdiv(m, bw))](x, mean, rstd, tile, rf, cf, u, n, m, c, xs, width, S=scale, BLOCK_W=bw,
@@ -123,28 +124,33 @@ def _upsample_op(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor
 
 @_upsample_op.register_fake
 def _(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int, eps: float,
-      out_dtype: torch.dtype, width: int) -> tuple[Tensor, Tensor, Tensor]:
+      out_dtype: torch.dtype, width: int, channels: int) -> tuple[Tensor, Tensor, Tensor]:
     stats = x.new_empty(x.shape[:3], dtype=torch.float32)
-    return _output(x, scale, out_dtype, width), stats, stats.new_empty(stats.shape)
+    return _output(x, scale, out_dtype, width, channels), stats, stats.new_empty(stats.shape)
 
 
 @torch.library.custom_op("mvhinerv::upsample_ln_backward", mutates_args=())
 def _upsample_backward_op(grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, row_factor: Tensor,
-                          col_factor: Tensor, scale: int) -> tuple[Tensor, Tensor]:
-    """(∂x [B, n, m, C] in x's dtype and rows (zeros past C where the tail covers them),
-    ∂tile [B, s, s, C] float32)."""
+                          col_factor: Tensor, scale: int, channels: int) -> tuple[Tensor, Tensor]:
+    """(∂x, shaped and laid out as x, in x's dtype, zeros past C (every value of x's rows
+    where x is whole, as far as the tail covers them where it is a cut), ∂tile [B, s, s, C]
+    float32); C = ``channels``."""
     from mvhinerv.model import upsample_kernels as k
 
     grad, gs = readable_rows(grad)  # ∂U as the fused layer's backward wrote it: aligned rows, in place
     x, xs = readable_rows(x)
     rf, cf = _factors(row_factor, col_factor)
-    b, n, m, c = x.shape
+    b, n, m, _ = x.shape
+    c = channels
     cm, ct = _groups(c, xs)
     bw = tile_pixels(cm, _BWD_TILE_VALUES)
     col_blocks = cdiv(m, bw)
     rows = _bwd_rows(n, col_blocks)
     bands = cdiv(n, rows)
-    gx = torch.empty((b, n, m, xs), dtype=torch.float32, device=x.device)  # ∂x̂, in x's row layout
+    # ∂x̂ in float32 and x's rows. In bf16 (x's dtype at stages 1–3) the LayerNorm's backward read
+    # less but the gather's stores were slower: 282 + 92 → 397 + 73 µs at full resolution (S,
+    # 1080p, H200, nineteenth session).
+    gx = torch.empty((b, n, m, xs), dtype=torch.float32, device=x.device)
     partial = torch.empty((b, bands * col_blocks, scale, scale, c), dtype=torch.float32, device=x.device)
     k.up_bwd_kernel[(b * bands, col_blocks)](grad, rf, cf, gx, partial, n, m, c, xs, gs, S=scale, BLOCK_W=bw, CM=cm,
                                              CT=ct, ROWS=rows, SS=pow2(scale * scale), ALIGN=row_alignment(gs),
@@ -158,45 +164,49 @@ def _upsample_backward_op(grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, r
 
 @_upsample_backward_op.register_fake
 def _(grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, row_factor: Tensor, col_factor: Tensor,
-      scale: int) -> tuple[Tensor, Tensor]:
-    b, c = x.shape[0], x.shape[-1]
-    return (cut_rows(x, x.shape, pixel_stride(x) or c),
-            grad.new_empty((b, scale, scale, c), dtype=torch.float32))
+      scale: int, channels: int) -> tuple[Tensor, Tensor]:
+    return (cut_rows(x, x.shape, pixel_stride(x) or x.shape[-1]),
+            grad.new_empty((x.shape[0], scale, scale, channels), dtype=torch.float32))
 
 
 def _setup_context(ctx, inputs, output) -> None:
-    x, tile, row_factor, col_factor, scale, _, _, _ = inputs
+    x, tile, row_factor, col_factor, scale, _, _, _, channels = inputs
     _, mean, rstd = output
     ctx.save_for_backward(x, mean, rstd, row_factor, col_factor)
     ctx.mark_non_differentiable(mean, rstd)
-    ctx.geometry = (scale, tile.dtype)
+    ctx.geometry = (scale, channels, tile.dtype)
 
 
 def _backward(ctx, grad: Tensor, _grad_mean: Tensor | None, _grad_rstd: Tensor | None):
     x, mean, rstd, row_factor, col_factor = ctx.saved_tensors
-    scale, tile_dtype = ctx.geometry
-    dx, dtile = _upsample_backward_op(grad, x, mean, rstd, row_factor, col_factor, scale)
-    return dx, dtile.to(tile_dtype), None, None, None, None, None, None
+    scale, channels, tile_dtype = ctx.geometry
+    dx, dtile = _upsample_backward_op(grad, x, mean, rstd, row_factor, col_factor, scale, channels)
+    return dx, dtile.to(tile_dtype), None, None, None, None, None, None, None
 
 
 _upsample_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def upsample_ln_fused(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor, scale: int, eps: float,
-                      out_dtype: torch.dtype | None = None, width: int | None = None) -> Tensor:
+                      out_dtype: torch.dtype | None = None, width: int | None = None,
+                      channels: int | None = None) -> Tensor:
     """:func:`mvhinerv.model.upsample.upsample` by the Triton kernels: LayerNorm (no affine,
-    ``eps``) of ``x`` [B, n, m, C] with a border of zeros, bilinear ×``scale``, plus ``tile``
+    ``eps``) of the map x [B, n, m, C] with a border of zeros, bilinear ×``scale``, plus ``tile``
     [B, s, s, C]; ``row_factor`` [B, n·s], ``col_factor`` [B, m·s] → [B, n·s, m·s, C] in
     ``out_dtype`` (default x's dtype; computed in float32 and rounded once when stored).
-    ``width`` ≥ C (default C): the result is the first C channels of a map with ``width`` values
-    per pixel (zeros past C), which the fused depthwise kernels read in place with 16-byte aligned
-    rows (:func:`mvhinerv.model.dwconv_ln.pixel_stride`). x may itself be such a cut (a block's
-    output): it is read in place and ∂x has its layout. Differentiable in x and tile; ∂x has x's
-    dtype; the gradient of the result is read in place when it is a cut of aligned rows (the fused
-    depthwise layer's ∂x is). Needs :func:`mvhinerv.model.dwconv_ln.fused_available`."""
-    c = x.shape[-1]
+
+    ``channels``: C where x has more values per pixel (a block's aligned row, zeros past C;
+    default all of them): read in place, and ∂x is the whole row (zeros past C), so that autograd
+    copies no gradient into a wider row. x may also be a cut of such a row (``y[..., :C]``):
+    read in place too, ∂x in its layout. ``width`` ≥ C (default C): the result is the first C
+    channels of a map with ``width`` values per pixel (zeros past C), which the fused depthwise
+    kernels read in place with 16-byte aligned rows (:func:`mvhinerv.model.dwconv_ln.pixel_stride`).
+    Differentiable in x and tile; ∂x has x's dtype; the gradient of the result is read in place
+    when it is a cut of aligned rows (the fused depthwise layer's ∂x is). Needs
+    :func:`mvhinerv.model.dwconv_ln.fused_available`."""
+    c = x.shape[-1] if channels is None else channels
     return _upsample_op(x, tile, row_factor, col_factor, scale, eps, x.dtype if out_dtype is None else out_dtype,
-                        c if width is None else width)[0]
+                        c if width is None else width, c)[0]
 
 
 __all__ = ["upsample_ln_fused"]
