@@ -65,6 +65,12 @@ def test_stencil_matches_float64_reference_on_gpu():
     torch.library.opcheck(upsample_op._upsample_op, (x, tile, rf, cf, 3, 1e-6, torch.bfloat16, 8, 7))  # a cut wider row
     row = torch.randn(2, 3, 4, 8, device="cuda", requires_grad=True)  # a whole aligned row, 7 channels of it
     torch.library.opcheck(upsample_op._upsample_op, (row, tile, rf, cf, 3, 1e-6, torch.float32, 8, 7))
+    # Under autocast both paths return the LayerNorm's float32 (stage 0's residual stream).
+    from mvhinerv.model.upsample import upsample
+
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        for fused in (False, True):
+            assert upsample(x.bfloat16(), 3, tile, rf, cf, fused=fused).dtype == torch.float32
 
 
 def test_backward_rows_per_program_keep_enough_programs():

@@ -52,8 +52,8 @@ def default_dwconv(device: torch.device | str, compiled: bool, training: bool = 
     """The fastest depthwise-conv + LayerNorm implementation measured for the job.
 
     Training on a GPU: the fused Triton kernels (:mod:`mvhinerv.model.dwconv_ln`, with aligned
-    MLP and head operands, and the upsampler stencil and GELU as Triton kernels; the S step at
-    1080p 64.2 Mpx·it/s with Inductor's kernels, 121 now, docs/performance.md § Training step). Compiled inference on a GPU: the "shift" form,
+    MLP and head operands, and the upsamplers and GELU as Triton kernels; the S step at 1080p
+    64.2 Mpx·it/s with Inductor's kernels, 155 now, docs/performance.md § Training step). Compiled inference on a GPU: the "shift" form,
     which Inductor fuses with its neighbours (107 against 104 frames/s of 1080p for S). Without
     Triton: "shift" when compiled, else cuDNN/oneDNN's convolution. All give the same function
     within float tolerance.
@@ -133,8 +133,9 @@ class MVHiNeRV(nn.Module):
         self.stages = nn.ModuleList(Stage(arch, i, dwconv) for i in range(arch.num_stages))
         self.head = Head(arch.stage_widths[-1][1], arch.outputs)
         self.fused_upsample = dwconv == "fused"
-        """Run the upsamplers' stencil as Triton kernels (:mod:`mvhinerv.model.upsample_op`),
-        with the fused depthwise conv + LayerNorm (GPU training)."""
+        """Run the upsamplers (LayerNorm + stencil) as Triton kernels
+        (:mod:`mvhinerv.model.upsample_op`), with the fused depthwise conv + LayerNorm (GPU
+        training)."""
         self.stage_dtype: torch.dtype | None = None
         """Dtype of every stage map as the upsampler writes it, or None for :meth:`_map_dtype`'s
         rule. Under CUDA autocast LayerNorm returns float32, so the upsampler's output and with

@@ -49,6 +49,15 @@ def edge_factor(rows: Tensor, scale: int, in_size: int) -> Tensor:
     return 1.0 / (1.0 - missing)
 
 
+def layer_norm_dtype(x: Tensor) -> torch.dtype:
+    """The dtype ``F.layer_norm`` returns for x: float32 under CUDA autocast (which runs it in
+    float32), else x's. The fused path's default output dtype follows it, so that stage 0's
+    residual stream stays float32 under autocast, as on the PyTorch path and in HiNeRV."""
+    if x.device.type == "cuda" and torch.is_autocast_enabled("cuda"):
+        return torch.promote_types(x.dtype, torch.float32)
+    return x.dtype
+
+
 def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor: Tensor,
              fused: bool = False, out_dtype: torch.dtype | None = None, width: int | None = None,
              channels: int | None = None) -> Tensor:
@@ -79,6 +88,7 @@ def upsample(x: Tensor, scale: int, tile: Tensor, row_factor: Tensor, col_factor
     if fused:
         from mvhinerv.model.upsample_op import upsample_ln_fused
 
+        out_dtype = layer_norm_dtype(x) if out_dtype is None else out_dtype
         return upsample_ln_fused(x, tile, row_factor, col_factor, scale, LN_EPS, out_dtype, width, channels)
     if channels is not None:
         x = x[..., :channels]
