@@ -10,9 +10,10 @@ read it, with the weights as compile-time constants (:mod:`.upsample_kernels`), 
 (forward) and 0.81 ms (backward with the ∂tile sums) per step (the step went 105.5 → 112.0
 Mpx·it/s when they came, ninth session; docs/performance.md § Training step).
 
-The LayerNorm before the stencil is part of the kernels (nineteenth session): the forward
-normalises each tap as it loads it, the backward applies the LayerNorm's backward to each
-pixel's gathered gradient, and the zero border the stencil reads is implicit. Inductor's
+The LayerNorm before the stencil is part of the op (nineteenth session): a kernel computes each
+pixel's mean and rstd, the stencil normalises each tap as it loads it, the gather writes the
+gradient of the normalised map and a per-pixel kernel applies the LayerNorm's backward to it;
+the zero border the stencil reads is implicit. Inductor's
 LayerNorm wrote the normalised map in float32 (autocast) for the stencil to read, its backward
 read the stencil's float32 ∂x̂ and wrote ∂x, and the border's pad and its backward were passes of
 their own: ≈ 0.5 ms of the S step at 1080p (the timeline of ``tools/bench_train.py``).
@@ -32,13 +33,16 @@ from mvhinerv.model.colsum import column_sums
 from mvhinerv.model.dwconv_ln import (cdiv, channel_groups, cut_rows, pixel_stride, pow2, readable_rows,
                                       row_alignment, tile_pixels)
 
-#: Values per tile (cells × channels of a group) and warps per program of the forward.
+#: Values per tile (cells × channels of a group) and warps per program of the forward: 512 and
+#: 2 against 1024 and 4, per stage of S at 1080p (kernel-only, H200, nineteenth session):
+#: 66 / 103 / 281 against 69 / 104 / 294 µs; the same in the step (155.8 Mpx·it/s both).
 _FWD_TILE_VALUES = 512
 _WARPS = 2
-#: Values per tile and warps of the backward (the gather): 1.10 → 0.89 ms per S step at 1080p
-#: against the forward's 1024 values and 4 warps (kernel-only sweep of 64–1024 values, 1–8
-#: warps, H200). Its unrolled phase loops keep many taps live: 1024-value tiles needed all 255
-#: registers and spilled.
+#: Values per tile and warps of the backward (the gather). 256 and 2 were best in the
+#: thirteenth session (1.10 → 0.89 ms per S step against 1024 and 4); since the LayerNorm
+#: left Inductor, 128 and 1 are (last stage kernel-only 535 → 288 µs; step 154.2 → 155.8–156.1
+#: Mpx·it/s, H200, nineteenth session). Its unrolled phase loops keep many taps live:
+#: 1024-value tiles needed all 255 registers and spilled.
 _BWD_TILE_VALUES = 128
 _BWD_WARPS = 1
 #: Input rows per program of the backward (at most; a power of two): its ∂tile shares are summed
