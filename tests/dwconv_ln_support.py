@@ -112,12 +112,13 @@ def block_errors(c1: int, c2: int, expansion: int, device: str) -> dict[str, flo
                          for a, b in zip(grads[1], grads[0], strict=True))}
 
 
-def model_errors(device: str, items: int = 2, **overrides) -> dict[str, float]:
+def model_errors(device: str, items: int = 2, patch: tuple[int, int] | None = None, **overrides) -> dict[str, float]:
     """The ``tiny`` network (architecture ``overrides`` applied) with ``dwconv="fused"`` against
     ``"conv"`` (same parameters, float32; a batch of ``items`` ≤ 2 views and frames): max |Δ|
     of the output and, relative, of every parameter's gradient. With ``channels=40`` the widths are 40, 20, 10, 5: the last block
     has no residual, so on the fused path its fc1 and GELU and the head are one kernel
-    (``Head.mlp_head``) where the reference uses ``Head.after``."""
+    (``Head.mlp_head``) where the reference uses ``Head.after``. With ``patch``, windows of that
+    size at frame edges and inside (masks, crops of the blocks' whole rows)."""
     arch = arch_from_preset("tiny", 48, 27, frames=4, views=2, **overrides)  # scales 2, 1, 1, 1; odd sides
     torch.manual_seed(0)
     ref = MVHiNeRV(arch, dwconv="conv").to(device)
@@ -127,9 +128,13 @@ def model_errors(device: str, items: int = 2, **overrides) -> dict[str, float]:
     fused = MVHiNeRV(arch, dwconv="fused").to(device)
     fused.load_state_dict(ref.state_dict())
     views, frames = torch.tensor([1, 0][:items], device=device), torch.tensor([3, 1][:items], device=device)
+    where = {}
+    if patch is not None:  # one window inside the frame, one past its bottom-right corner
+        where = {"y0": torch.tensor([8, 20][:items], device=device), "x0": torch.tensor([12, 40][:items], device=device),
+                 "patch": patch}
     outs = []
     for model in (ref, fused):
-        out = model(views, frames)
+        out = model(views, frames, **where)
         out.square().sum().backward()
         outs.append(out)
     grads = max(float((a.grad - b.grad).abs().max() / b.grad.abs().max().clamp_min(1e-12))

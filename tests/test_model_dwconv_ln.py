@@ -88,7 +88,7 @@ def test_kernels_match_float64_reference_on_gpu():
         _assert_within(op_errors(shape, "cuda", torch.bfloat16, width=row, row=row), BF16, f"bf16 {shape} row {row}")
     for block in BLOCKS:  # TF32 matmuls on the GPU
         _assert_within(block_errors(*block, "cuda"), {"out": 1e-2, "pad": 0.0, "grads": 1e-2}, f"block {block}")
-    for overrides in ({}, {"channels": 40}):
+    for overrides in ({}, {"channels": 40}, {"patch": (10, 14)}, {"patch": (10, 14), "channels": 40}):
         errors = model_errors("cuda", **overrides)
         assert errors["out"] < 1e-4 and errors["grads"] < 1e-3, (overrides, errors)
 
