@@ -89,8 +89,8 @@ def _groups(c: int, width: int) -> tuple[int, int]:
     return cm, max(ct, 1)
 
 
-#: Pixels per program and warps of the LayerNorm's statistics and backward kernels (tiles of
-#: BLOCK_P pixels × each channel group).
+#: Pixels per program of the LayerNorm's statistics kernel (launched with the forward's _WARPS)
+#: and pixels and warps of its backward kernel (tiles of BLOCK_P pixels × each channel group).
 _STATS_PIXELS = 16
 _LN_BWD_PIXELS = 16
 _LN_BWD_WARPS = 4
@@ -114,9 +114,9 @@ def _upsample_op(x: Tensor, tile: Tensor, row_factor: Tensor, col_factor: Tensor
     b, n, m, _ = x.shape
     align = row_alignment(xs)
     mean, rstd = (torch.empty((b, n, m), dtype=torch.float32, device=x.device) for _ in range(2))
-    cm, ct = _groups(c, c)
+    sm, st = _groups(c, c)  # the statistics read the C real channels only
     k.ln_stats_kernel[(cdiv(b * n * m, _STATS_PIXELS),)](x, mean, rstd, b * n * m, c, xs, eps,
-                                                          BLOCK_P=_STATS_PIXELS, CM=cm, CT=ct, ALIGN=align,
+                                                          BLOCK_P=_STATS_PIXELS, CM=sm, CT=st, ALIGN=align,
                                                           num_warps=_WARPS)
     u = _output(x, scale, out_dtype, width, c)
     cm, ct = _groups(c, width)
