@@ -16,12 +16,13 @@ from mvhinerv.model import mlp_head_op as op  # noqa: E402
 
 #: (pixels as [B, H, W], K inputs, H hidden, O outputs, pixel stride of y or None, ∂o channels
 #: first): fewer pixels than a tile, several tiles with a partial last one, the last stage of S
-#: (40 → 35 → 4: hidden groups of 32 + 16, rows of 40), a cut of a wider row, one hidden group
-#: (16), 70 → 64 + 16, and ∂o read in place from a [B, O, H, W] gradient.
-CPU_CASES = [((1, 3, 5), 40, 35, 4, None, False), ((2, 9, 17), 40, 35, 4, None, True),
+#: (72 → 35 → 4: inputs as 64 + 16 lanes, hidden units 32 + 16), a cut of a wider row, one group
+#: each (16), fewer inputs than the smallest group (12 of 16 lanes), 72 → 70 (64 + 16), and ∂o
+#: read in place from a [B, O, H, W] gradient.
+CPU_CASES = [((1, 3, 5), 40, 35, 4, None, False), ((2, 9, 17), 72, 35, 4, None, True),
              ((1, 7, 11), 35, 35, 4, 40, False), ((1, 5, 40), 16, 16, 16, None, True),
-             ((1, 4, 9), 72, 70, 4, None, False)]
-GPU_CASES = CPU_CASES + [((1, 1080, 1920), 40, 35, 4, None, True), ((2, 270, 480), 56, 50, 4, None, False)]
+             ((1, 3, 7), 12, 20, 3, 16, False), ((1, 4, 9), 72, 70, 4, None, False)]
+GPU_CASES = CPU_CASES + [((1, 1080, 1920), 72, 35, 4, None, True), ((2, 270, 480), 56, 50, 4, None, False)]
 
 
 def _inputs(case, device: str, dtype: torch.dtype):

@@ -111,15 +111,16 @@ def test_colsum_kernel_compiles_for_sm90(rows):
     _compile(k.colsum_kernel, {"x_ptr": "*fp32", "out_ptr": "*fp32"}, {"ROWS": rows, "BR": 16, "BN": 64})
 
 
-@pytest.mark.parametrize("hidden, tail", [(32, 16), (64, 0)])
-def test_mlp_head_kernels_compile_for_sm90(hidden, tail):
-    """The last block's MLP + head (S's last stage: 40 → 35 → 4), the forward with and without a
-    tail group of hidden units."""
+@pytest.mark.parametrize("inputs, hidden", [((64, 16), (32, 16)), ((64, 0), (64, 0))])
+def test_mlp_head_kernels_compile_for_sm90(inputs, hidden):
+    """The last block's MLP + head (S's last stage: rows of 72 inputs, 70 real → 35 → 4, inputs
+    as 64 + 16 lanes), with and without tail groups of inputs and hidden units."""
     from mvhinerv.model import mlp_head_kernels as k
 
     types = {"y_ptr": "*bf16", "w1_ptr": "*fp32", "w2_ptr": "*fp32", "b_ptr": "*fp32", "o_ptr": "*fp32",
              "do_ptr": "*fp32", "dy_ptr": "*bf16", "dw1_ptr": "*fp32", "dw2_ptr": "*fp32", "db_ptr": "*fp32"}
-    shape = {"K": 40, "H": 35, "O": 4, "KP": 64, "OP": 16, "ALIGN": 8, "IEEE": False}
-    ptx = _compile(k.mlp_head_fwd_kernel, types, shape | {"BM": 128, "HM": hidden, "HT": tail})
-    assert ptx.count("ld.global.v4.b32") > 0  # y's rows of 40 bf16: 16-byte loads
+    (km, kt), (hm, ht) = inputs, hidden
+    shape = {"K": 72 if kt else 64, "H": 35, "O": 4, "KM": km, "KT": kt, "OP": 16, "ALIGN": 8, "IEEE": False}
+    ptx = _compile(k.mlp_head_fwd_kernel, types, shape | {"BM": 128, "HM": hm, "HT": ht})
+    assert ptx.count("ld.global.v4.b32") > 0  # y's rows of 72 bf16: 16-byte loads
     _compile(k.mlp_head_bwd_kernel, types, shape | {"BM": 64, "HP": 64, "PER_PROGRAM": 4})

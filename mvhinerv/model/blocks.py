@@ -208,7 +208,7 @@ class Head(nn.Module):
         outputs] in float32.
 
         The e·C-wide hidden map, the pre-activations and their gradients are never stored: at
-        1080p those were nine passes over 40-wide maps, ≈ 1.15 ms of the S step on an H200
+        1080p those were nine passes over 40- and 72-wide maps, ≈ 1.15 ms of the S step on an H200
         (docs/performance.md § Training step). Same parameters, same function; h and the
         pre-activation stay in float32 where autocast rounds them to bf16."""
         w1 = F.pad(fc1, (0, y.shape[-1] - fc1.shape[1]))

@@ -4,12 +4,12 @@ o = σ(GELU(y·W1ᵀ)·W2ᵀ + b) for every pixel of the last stage.
 
 Why: in S … XXL the last stage is one block without a residual (70 → 35 channels, expansion 1)
 at full resolution, so its pointwise part is small matrices over many pixels: at 1080p
-2 M pixels × (40 → 35 → 4). As cuBLAS products, the GELU op and Inductor's sigmoid it was nine
-passes over 40-wide maps (y, h, GELU(h), their gradients) and ≈ 1.15 ms of the 13.9 ms S step on
-an H200, each product at ≈ 2 TB/s (docs/performance.md § Training step). Here the forward reads
-y and writes the four outputs; the backward reads y and ∂o and writes ∂y, recomputing h, GELU(h)
-and σ on the way (the products are a few GFLOP, nothing for the tensor cores), and sums the
-weight gradients in registers per program.
+2 M pixels × (70 → 35 → 4). As cuBLAS products, the GELU op and Inductor's sigmoid it was nine
+passes over 72- and 40-wide maps (y; h, GELU(h) and the gradients) and ≈ 1.15 ms of the 13.9 ms
+S step on an H200, each product at ≈ 2 TB/s (docs/performance.md § Training step). Here the
+forward reads y and writes the four outputs; the backward reads y and ∂o and writes ∂y,
+recomputing h, GELU(h) and σ on the way (the products are a few GFLOP, nothing for the tensor
+cores), and sums the weight gradients in registers per program.
 
 Same function as the unfused path, rounded fewer times: h and the head's pre-activation stay in
 float32 (autocast rounds them to bf16), GELU(h) is rounded to y's dtype for the second product as
@@ -27,15 +27,17 @@ from mvhinerv.model.dwconv_ln import cdiv, pow2, readable_rows, row_alignment
 
 #: Pixels per tile and warps per program of the forward; of the backward, also its programs (each
 #: loops over tiles, keeping its weight-gradient shares in registers) and software-pipeline
-#: stages. Best of sweeps on an H200 (S's last stage at 1080p; docs/performance.md § Training
-#: step). The stages were chosen in the training step: alone the kernel was fastest with 3
-#: (465 against 517 µs with 1), in the step it took 0.96 ms with 3 and 0.60 ms with 1.
+#: stages. Best of sweeps on an H200, S's last stage at 1080p (y in rows of 72 values, 70 real:
+#: K = 72, H = 35, O = 4), kernels alone and in the training step (docs/performance.md § Training
+#: step, twentieth session): with the inputs split 64 + 16 the backward took 568 µs alone with 2
+#: stages and 528 programs, 671 with 1 stage (one stage was best before the split, 624 µs), and
+#: the step agreed (+0.5 %).
 _BM = 128
 _WARPS = 4
 _BWD_BM = 64
 _BWD_WARPS = 4
-_BWD_PROGRAMS = 1056
-_BWD_STAGES = 1
+_BWD_PROGRAMS = 528
+_BWD_STAGES = 2
 
 
 def _side(n: int) -> int:
@@ -43,13 +45,28 @@ def _side(n: int) -> int:
     return max(16, pow2(n))
 
 
+def _split(n: int) -> tuple[int, int]:
+    """A width n as a main group (the largest power of two ≤ n, at least 16) and a tail (0 or a
+    power of two ≥ 16, ``tl.dot``'s smallest side), e.g. 72 → 64 + 16, 35 → 32 + 16, 64 → 64 + 0:
+    fewer padded lanes than one power of two (72 → 128)."""
+    main = max(16, 1 << (n.bit_length() - 1))
+    return main, (_side(n - main) if n > main else 0)
+
+
 def _pads(k: int, h: int, o: int) -> dict[str, int]:
-    """The forward's tile sides for K inputs, H hidden units, O outputs: powers of two ≥ 16
-    (``tl.dot``'s smallest) KP and OP, and the hidden units as a main group HM and a tail HT (0 or
-    ≥ 16), e.g. 35 → 32 + 16, 70 → 64 + 16, 64 → 64 + 0 (mlp_head_kernels' docstring)."""
-    hm = max(16, 1 << (h.bit_length() - 1))
-    rest = h - hm
-    return {"KP": _side(k), "HM": hm, "HT": _side(rest) if rest > 0 else 0, "OP": _side(o)}
+    """The forward's tile sides for K inputs, H hidden units, O outputs: the inputs as a main
+    group KM and a tail KT, the hidden units as HM and HT (:func:`_split`), OP the outputs padded
+    to a power of two ≥ 16 (mlp_head_kernels' docstring)."""
+    km, kt = _split(k)
+    hm, ht = _split(h)
+    return {"KM": km, "KT": kt, "HM": hm, "HT": ht, "OP": _side(o)}
+
+
+def _bwd_pads(k: int, h: int, o: int) -> dict[str, int]:
+    """The backward's tile sides: the inputs split as the forward's, the hidden units one group HP
+    (mlp_head_bwd_kernel's docstring)."""
+    pads = _pads(k, h, o)
+    return {"KM": pads["KM"], "KT": pads["KT"], "HP": _side(h), "OP": pads["OP"]}
 
 
 def _grad_layout(grad: Tensor) -> tuple[Tensor, tuple[int, int, int, int]]:
@@ -121,7 +138,7 @@ def _mlp_head_backward_op(grad: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
     db = torch.empty((1, programs, o), dtype=torch.float32, device=y.device)
     kern.mlp_head_bwd_kernel[(programs,)](
         yr, w1c, w2c, bc, grad, dy, dw1, dw2, db, n, ys, *grad_strides, K=k, H=h, O=o, BM=_BWD_BM,
-        KP=_side(k), HP=_side(h), OP=_side(o), ALIGN=row_alignment(ys), IEEE=y.dtype == torch.float32,
+        **_bwd_pads(k, h, o), ALIGN=row_alignment(ys), IEEE=y.dtype == torch.float32,
         PER_PROGRAM=cdiv(tiles, programs),
         num_warps=_BWD_WARPS, num_stages=_BWD_STAGES)
     return (dy, column_sums(dw1).view(h, k).to(w1.dtype), column_sums(dw2).view(o, h).to(w2.dtype),
