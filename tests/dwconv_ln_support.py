@@ -101,7 +101,7 @@ def block_errors(c1: int, c2: int, expansion: int, device: str) -> dict[str, flo
         out = block(xi)
         if out.shape[-1] > c2:
             assert block is fused and out.shape[-1] == aligned_width(c2), out.shape
-            pad = float(out[..., c2:].abs().max())
+            pad = float(out[..., c2:].detach().abs().max())
             out = out[..., :c2]
         (out * grad).sum().backward()
         outs.append(out.detach())
