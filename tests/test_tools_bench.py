@@ -70,7 +70,8 @@ def test_bench_train_timeline_needs_cuda(tmp_path):
 def _kernel_tool_cases(tool: str, args: list[str], out: Path) -> list[dict]:
     """A kernel benchmark refuses a CPU without the interpreter (exit 2, no report), then runs in
     it; the report's cases."""
-    cmd = [str(REPO / "tools" / tool), "--device", "cpu", "--no-compile", "--repeats", "1", *args, "--out", str(out)]
+    cmd = [str(REPO / "tools" / tool), "--device", "cpu", "--no-compile", "--repeats", "1", "--warmup", "0", *args,
+           "--out", str(out)]
     refused = interpreted(cmd, interpret=False)
     assert refused.returncode == 2 and "cannot run on cpu" in refused.stderr and not out.exists()
     proc = interpreted(cmd)

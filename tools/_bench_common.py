@@ -66,10 +66,11 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_ms(fn: Callable[[], object], repeats: int) -> float:
-    """Median time of ``fn()`` in ms, after two warm-up calls: CUDA events when CUDA is available,
-    else the wall clock (for the layer benchmarks, which time one call at a time)."""
-    for _ in range(2):
+def time_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    """Median time of ``fn()`` in ms, after ``warmup`` untimed calls (compilation, caches): CUDA
+    events when CUDA is available, else the wall clock (for the layer benchmarks, which time one
+    call at a time)."""
+    for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
@@ -90,11 +91,14 @@ def time_ms(fn: Callable[[], object], repeats: int) -> float:
 def add_kernel_bench_args(ap: argparse.ArgumentParser, compiled: str) -> None:
     """The options of the benchmarks that time hand-written Triton kernels against the PyTorch
     form they replace (``bench_upsample.py``, ``bench_loss.py``): ``--device`` (default cuda),
-    ``--compile`` (of the PyTorch form, described by ``compiled``), ``--repeats``, ``--out``."""
+    ``--compile`` (of the PyTorch form, described by ``compiled``), ``--repeats``, ``--warmup``,
+    ``--out``."""
     ap.add_argument("--device", default="cuda", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
                     help=f"compile {compiled} with torch.compile (Inductor), as in training")
     ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=2,
+                    help="untimed calls before the timed ones (0 for a smoke run in Triton's interpreter)")
     ap.add_argument("--out", default=None)
 
 

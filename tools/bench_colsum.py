@@ -10,7 +10,7 @@ the small sums), on a CPU in Triton's interpreter one call at a time.
 Example::
 
     python tools/bench_colsum.py --preset S --size 1920x1080 --out colsum.json
-    TRITON_INTERPRET=1 python tools/bench_colsum.py --device cpu --preset tiny --size 64x36 --repeats 1
+    TRITON_INTERPRET=1 python tools/bench_colsum.py --device cpu --preset tiny --size 64x36 --repeats 1 --warmup 0
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(shares)} share tensors of {args.preset} at {args.size}: {megabytes:.1f} MB")
     results = []
     for name, fn in (("pytorch", lambda x: x.sum(1)), ("triton", colsum.column_sums)):
-        ms = time_ms(graph_or_call(lambda fn=fn: [fn(x) for x in shares], device), args.repeats)
+        ms = time_ms(graph_or_call(lambda fn=fn: [fn(x) for x in shares], device), args.repeats, args.warmup)
         results.append({"case": name, "ms": ms, "gb_per_s": megabytes / ms})
         print(f"{name:>8}: {ms:8.4f} ms for all of them ({megabytes / ms:.1f} GB/s of shares read)")
     if args.out:

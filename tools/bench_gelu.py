@@ -13,7 +13,8 @@ Example::
 
     python tools/bench_gelu.py --preset S --size 1920x1080 --out gelu.json
     python tools/bench_gelu.py --alone
-    TRITON_INTERPRET=1 python tools/bench_gelu.py --device cpu --preset tiny --size 64x36 --no-compile --repeats 1
+    TRITON_INTERPRET=1 python tools/bench_gelu.py --device cpu --preset tiny --size 64x36 --no-compile \\
+        --repeats 1 --warmup 0
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _triton(h, fc2):
     return F.linear(gelu(h), fc2)
 
 
-def measure(fn, pixels: int, hidden: int, c2: int, device: torch.device, repeats: int) -> dict[str, float]:
+def measure(fn, pixels: int, hidden: int, c2: int, device: torch.device, repeats: int,
+            warmup: int) -> dict[str, float]:
     """Forward and forward + backward times (ms) of ``fn(h, fc2)`` for h [pixels, hidden] (bf16 on
     a GPU; float32 on a CPU, whose interpreter has no bf16 matmul)."""
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
@@ -60,10 +62,11 @@ def measure(fn, pixels: int, hidden: int, c2: int, device: torch.device, repeats
     def train():
         torch.autograd.grad(fn(h, fc2), (h, fc2), grad)
 
-    return {"forward_ms": time_ms(forward, repeats), "train_ms": time_ms(train, repeats)}
+    return {"forward_ms": time_ms(forward, repeats, warmup), "train_ms": time_ms(train, repeats, warmup)}
 
 
-def measure_alone(compile_: bool, pixels: int, hidden: int, device: torch.device, repeats: int) -> dict[str, float]:
+def measure_alone(compile_: bool, pixels: int, hidden: int, device: torch.device, repeats: int,
+                  warmup: int) -> dict[str, float]:
     """Copy, forward and backward times (ms) of the activation alone on an h [pixels, hidden]:
     PyTorch's (``inductor_*`` compiled, ``pytorch_*`` eager) and the op's (``triton_*``)."""
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
@@ -74,11 +77,11 @@ def measure_alone(compile_: bool, pixels: int, hidden: int, device: torch.device
     fwd, bwd = F.gelu, lambda g, x: (torch.ops.aten.gelu_backward(g, x), F.gelu(x))
     if compile_:
         fwd, bwd = torch.compile(fwd), torch.compile(bwd)
-    return {"copy_ms": time_ms(lambda: out.copy_(h), repeats),
-            f"{ref}_forward_ms": time_ms(lambda: fwd(h), repeats),
-            f"{ref}_backward_ms": time_ms(lambda: bwd(grad, h), repeats),
-            "triton_forward_ms": time_ms(lambda: gelu(h), repeats),
-            "triton_backward_ms": time_ms(lambda: _gelu_backward_op(grad, h), repeats)}
+    return {"copy_ms": time_ms(lambda: out.copy_(h), repeats, warmup),
+            f"{ref}_forward_ms": time_ms(lambda: fwd(h), repeats, warmup),
+            f"{ref}_backward_ms": time_ms(lambda: bwd(grad, h), repeats, warmup),
+            "triton_forward_ms": time_ms(lambda: gelu(h), repeats, warmup),
+            "triton_backward_ms": time_ms(lambda: _gelu_backward_op(grad, h), repeats, warmup)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,14 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     if args.alone:
         for m, hidden, _ in shapes:
-            r = measure_alone(args.compile, m, hidden, device, args.repeats)
+            r = measure_alone(args.compile, m, hidden, device, args.repeats, args.warmup)
             results.append({"pixels": m, "hidden": hidden, **r})
             print(f"{m:8d} x {hidden:4d}: " + "  ".join(f"{k[:-3]} {v:.3f}" for k, v in r.items()) + " ms",
                   flush=True)
     cases = () if args.alone else (("inductor" if args.compile else "pytorch", _inductor), ("triton", _triton))
     for name, fn in cases:
         compiled = torch.compile(fn) if args.compile else fn
-        blocks = [measure(compiled, *s, device, args.repeats) for s in shapes]
+        blocks = [measure(compiled, *s, device, args.repeats, args.warmup) for s in shapes]
         total = total_times(blocks)
         results.append({"case": name, **total, "blocks": blocks})
         print_case(name, total, f"every block of {args.preset} at {args.size}")

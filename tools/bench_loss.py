@@ -10,7 +10,7 @@ The prediction is a channel slice of a channels-last map, as the network produce
 Example::
 
     python tools/bench_loss.py --size 1920x1080 --batch 1 --out loss.json
-    TRITON_INTERPRET=1 python tools/bench_loss.py --device cpu --size 96x80 --no-compile --repeats 1
+    TRITON_INTERPRET=1 python tools/bench_loss.py --device cpu --size 96x80 --no-compile --repeats 1 --warmup 0
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from mvhinerv.train import losses
 
 
 def measure(fused: bool, compile_: bool, size: tuple[int, int], batch: int, device: torch.device,
-            repeats: int) -> dict:
+            repeats: int, warmup: int) -> dict:
     width, height = size
     target = torch.rand(batch, 4, height, width, device=device)
     # The network's output: channels last (B, h, w, 4) viewed as (B, 4, h, w).
@@ -51,7 +51,7 @@ def measure(fused: bool, compile_: bool, size: tuple[int, int], batch: int, devi
     def train():
         torch.autograd.grad(fn(pred), pred)
 
-    return {"forward_ms": time_ms(forward, repeats), "train_ms": time_ms(train, repeats)}
+    return {"forward_ms": time_ms(forward, repeats, warmup), "train_ms": time_ms(train, repeats, warmup)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     size = tuple(map(int, args.size.lower().split("x")))
     results = []
     for name, fused in (("inductor" if args.compile else "pytorch", False), ("triton", True)):
-        r = measure(fused, args.compile, size, args.batch, device, args.repeats)
+        r = measure(fused, args.compile, size, args.batch, device, args.repeats, args.warmup)
         results.append({"case": name, **r})
         print_case(name, r)
     if args.out:

@@ -9,7 +9,8 @@ compiled by ``torch.compile`` (or eager, ``--no-compile``), and prints the per-n
 Example::
 
     python tools/bench_upsample.py --preset S --size 1920x1080 --out upsample.json
-    TRITON_INTERPRET=1 python tools/bench_upsample.py --device cpu --preset tiny --size 64x36 --no-compile
+    TRITON_INTERPRET=1 python tools/bench_upsample.py --device cpu --preset tiny --size 64x36 --no-compile \\
+        --repeats 1 --warmup 0
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def stage_inputs(preset: str, width: int, height: int) -> list[tuple[int, int, i
     return shapes
 
 
-def measure(impl, shape: tuple[int, int, int, int], device: torch.device, repeats: int) -> dict:
+def measure(impl, shape: tuple[int, int, int, int], device: torch.device, repeats: int, warmup: int) -> dict:
     n, m, c, s = shape
     x = torch.randn(1, n, m, c, device=device, requires_grad=True)
     tile = torch.randn(1, s, s, c, device=device, requires_grad=True)
@@ -57,7 +58,7 @@ def measure(impl, shape: tuple[int, int, int, int], device: torch.device, repeat
     def train():
         torch.autograd.grad(impl(x, tile, rf, cf, s), (x, tile), grad)
 
-    return {"forward_ms": time_ms(forward, repeats), "train_ms": time_ms(train, repeats)}
+    return {"forward_ms": time_ms(forward, repeats, warmup), "train_ms": time_ms(train, repeats, warmup)}
 
 
 def _pytorch(x, tile, rf, cf, s):
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     reference = torch.compile(_pytorch) if args.compile else _pytorch
     results = []
     for name, impl in (("inductor" if args.compile else "pytorch", reference), ("triton", _triton)):
-        per_stage = [{"shape": s, **measure(impl, s, device, args.repeats)} for s in shapes]
+        per_stage = [{"shape": s, **measure(impl, s, device, args.repeats, args.warmup)} for s in shapes]
         total = total_times(per_stage)
         results.append({"case": name, **total, "stages": per_stage})
         stages = " ".join(f"{r['forward_ms']:.3f}/{r['train_ms']:.3f}" for r in per_stage)
