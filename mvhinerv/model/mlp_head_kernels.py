@@ -88,6 +88,16 @@ def _pre(ym, yt, w1_ptr, dt, H0: tl.constexpr, HG: tl.constexpr, K: tl.constexpr
 
 
 @triton.jit
+def _head_z(ym, yt, w1_ptr, w2_ptr, dt, H0: tl.constexpr, HG: tl.constexpr, K: tl.constexpr, H: tl.constexpr,
+            O: tl.constexpr, KM: tl.constexpr, KT: tl.constexpr, OP: tl.constexpr, IEEE: tl.constexpr, acc=None):
+    """(acc +) hidden units H0 … H0 + HG − 1's part of the head's pre-activation,
+    GELU(y·W1ᵀ)·W2ᵀ [BM, OP] (accumulated in place)."""
+    h = _pre(ym, yt, w1_ptr, dt, H0, HG, K, H, KM, KT, IEEE)
+    cdf, _ = _cdf_pdf(h)
+    return _dot((h * cdf).to(dt), tl.trans(_w2(w2_ptr, dt, H0, HG, H, O, OP)), IEEE, acc)
+
+
+@triton.jit
 def mlp_head_fwd_kernel(y_ptr, w1_ptr, w2_ptr, b_ptr, o_ptr, n, YS, K: tl.constexpr, H: tl.constexpr,
                         O: tl.constexpr, BM: tl.constexpr, KM: tl.constexpr, KT: tl.constexpr, HM: tl.constexpr,
                         HT: tl.constexpr, OP: tl.constexpr, ALIGN: tl.constexpr, IEEE: tl.constexpr):
@@ -100,13 +110,9 @@ def mlp_head_fwd_kernel(y_ptr, w1_ptr, w2_ptr, b_ptr, o_ptr, n, YS, K: tl.conste
     yt = ym  # a stand-in when there is no tail group
     if KT > 0:
         yt = _cols(y_ptr, rows, valid, YS, KM, KT, K)
-    h = _pre(ym, yt, w1_ptr, dt, 0, HM, K, H, KM, KT, IEEE)
-    cdf, _ = _cdf_pdf(h)
-    z = _dot((h * cdf).to(dt), tl.trans(_w2(w2_ptr, dt, 0, HM, H, O, OP)), IEEE) + _bias(b_ptr, O, OP)[None, :]
+    z = _head_z(ym, yt, w1_ptr, w2_ptr, dt, 0, HM, K, H, O, KM, KT, OP, IEEE) + _bias(b_ptr, O, OP)[None, :]
     if HT > 0:
-        h = _pre(ym, yt, w1_ptr, dt, HM, HT, K, H, KM, KT, IEEE)
-        cdf, _ = _cdf_pdf(h)
-        z = _dot((h * cdf).to(dt), tl.trans(_w2(w2_ptr, dt, HM, HT, H, O, OP)), IEEE, z)
+        z = _head_z(ym, yt, w1_ptr, w2_ptr, dt, HM, HT, K, H, O, KM, KT, OP, IEEE, z)
     os = tl.arange(0, OP)
     tl.store(o_ptr + rows[:, None] * O + os[None, :], tl.sigmoid(z), mask=valid[:, None] & (os[None, :] < O))
 
