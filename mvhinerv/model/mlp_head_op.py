@@ -65,8 +65,8 @@ def _pads(k: int, h: int, o: int) -> dict[str, int]:
 def _bwd_pads(k: int, h: int, o: int) -> dict[str, int]:
     """The backward's tile sides: the inputs split as the forward's, the hidden units one group HP
     (mlp_head_bwd_kernel's docstring)."""
-    pads = _pads(k, h, o)
-    return {"KM": pads["KM"], "KT": pads["KT"], "HP": _side(h), "OP": pads["OP"]}
+    km, kt = _split(k)
+    return {"KM": km, "KT": kt, "HP": _side(h), "OP": _side(o)}
 
 
 def _grad_layout(grad: Tensor) -> tuple[Tensor, tuple[int, int, int, int]]:
