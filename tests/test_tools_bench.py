@@ -94,11 +94,12 @@ def test_bench_loss_runs_in_triton_interpreter_and_reports(tmp_path):
 def test_bench_gelu_runs_in_triton_interpreter_and_reports(tmp_path):
     args = ["--preset", "tiny", "--size", "32x18"]
     cases = _kernel_tool_cases("bench_gelu.py", args, tmp_path / "gelu.json")
-    assert [c["case"] for c in cases] == ["pytorch", "triton"]
+    assert [c["case"] for c in cases] == ["pytorch", "triton", "fused"]
     assert all(len(c["blocks"]) >= 4 and c["forward_ms"] > 0 and c["train_ms"] > 0 for c in cases)
     maps = _kernel_tool_cases("bench_gelu.py", [*args, "--alone"], tmp_path / "alone.json")
     assert len(maps) == len(cases[0]["blocks"])
-    assert all(m["copy_ms"] > 0 and m["triton_backward_ms"] > 0 and m["pytorch_forward_ms"] > 0 for m in maps)
+    assert all(m["copy_ms"] > 0 and m["triton_backward_ms"] > 0 and m["pytorch_forward_ms"] > 0
+               and m["fused_backward_ms"] > 0 and m["product_then_backward_ms"] > 0 for m in maps)
 
 
 def test_bench_colsum_runs_in_triton_interpreter_and_reports(tmp_path):

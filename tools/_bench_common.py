@@ -66,25 +66,29 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+def time_ms(fn: Callable[[], object], repeats: int, warmup: int = 2, calls: int = 1) -> float:
     """Median time of ``fn()`` in ms, after ``warmup`` untimed calls (compilation, caches): CUDA
     events when CUDA is available, else the wall clock (for the layer benchmarks, which time one
-    call at a time)."""
+    call at a time). ``calls`` > 1 times that many calls back to back per measure (and divides):
+    a single call of a custom op is bound by its host work (Python, launches) up to a few
+    hundred microseconds; queued calls measure the GPU."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
         if not torch.cuda.is_available():
             t0 = time.perf_counter()
-            fn()
-            times.append(1e3 * (time.perf_counter() - t0))
+            for _ in range(calls):
+                fn()
+            times.append(1e3 * (time.perf_counter() - t0) / calls)
             continue
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
-        fn()
+        for _ in range(calls):
+            fn()
         end.record()
         end.synchronize()
-        times.append(start.elapsed_time(end))
+        times.append(start.elapsed_time(end) / calls)
     return statistics.median(times)
 
 

@@ -1,5 +1,7 @@
 """The blocks' GELU with the linear that follows it: the Triton GELU (:mod:`mvhinerv.model.gelu_op`,
-``triton``) against Inductor's (``inductor``, as the training step ran it before).
+``triton``) against Inductor's (``inductor``, as the training step ran it before), and both as
+one op whose backward forms ∂h in one kernel (:mod:`mvhinerv.model.gelu_linear`, ``fused``, as
+the step runs them now).
 
 For every ConvNeXt block of a preset at a frame size (its pre-activation map h, one frame, widths
 aligned to 8 as on the fused path, bf16 as under autocast), times ``fc2(GELU(h))`` forward and
@@ -7,7 +9,8 @@ forward + backward, ``torch.compile``d like the training step: the backward incl
 form does for fc2's weight gradient (Inductor recomputes GELU(h); the op's output is kept).
 ``--alone`` times the activation alone on each map instead: a copy of the map (the memory
 bound), the forward, and the backward (Inductor: ∂h and the recomputed GELU(h), as in the step;
-Triton: ∂h).
+Triton: ∂h); and ∂h from fc2's output gradient, as cuBLAS's ∂a = ∂y·fc2 then the Triton
+backward (``product_then_backward``) and as gelu_linear's one kernel (``fused_backward``).
 
 Example::
 
@@ -35,6 +38,8 @@ from _bench_common import (  # first: puts the repo on sys.path
 )
 from bench_mlp_align import mlp_shapes
 from mvhinerv.model.blocks import aligned_width
+from mvhinerv.model.gelu_linear import _grad_op as gelu_linear_grad
+from mvhinerv.model.gelu_linear import gelu_linear
 from mvhinerv.model.gelu_op import _gelu_backward_op, gelu
 
 
@@ -65,23 +70,28 @@ def measure(fn, pixels: int, hidden: int, c2: int, device: torch.device, repeats
     return {"forward_ms": time_ms(forward, repeats, warmup), "train_ms": time_ms(train, repeats, warmup)}
 
 
-def measure_alone(compile_: bool, pixels: int, hidden: int, device: torch.device, repeats: int,
-                  warmup: int) -> dict[str, float]:
+def measure_alone(compile_: bool, pixels: int, hidden: int, c2: int, device: torch.device, repeats: int,
+                  warmup: int, calls: int = 10) -> dict[str, float]:
     """Copy, forward and backward times (ms) of the activation alone on an h [pixels, hidden]:
-    PyTorch's (``inductor_*`` compiled, ``pytorch_*`` eager) and the op's (``triton_*``)."""
+    PyTorch's (``inductor_*`` compiled, ``pytorch_*`` eager) and the op's (``triton_*``); ∂h
+    from ∂y [pixels, c2] through fc2 [c2, hidden], as a product then the op's backward and as
+    :mod:`mvhinerv.model.gelu_linear`'s kernel. ``calls`` back-to-back calls per measure (the
+    GPU's time, not the host's: :func:`time_ms`)."""
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     h = (2 * torch.randn(pixels, hidden, device=device)).to(dtype)
     grad = torch.randn_like(h)
+    dy = torch.randn(pixels, c2, device=device, dtype=dtype)
+    fc2 = (torch.randn(c2, hidden, device=device) / hidden ** 0.5).to(dtype)
     out = torch.empty_like(h)
     ref = "inductor" if compile_ else "pytorch"
     fwd, bwd = F.gelu, lambda g, x: (torch.ops.aten.gelu_backward(g, x), F.gelu(x))
     if compile_:
         fwd, bwd = torch.compile(fwd), torch.compile(bwd)
-    return {"copy_ms": time_ms(lambda: out.copy_(h), repeats, warmup),
-            f"{ref}_forward_ms": time_ms(lambda: fwd(h), repeats, warmup),
-            f"{ref}_backward_ms": time_ms(lambda: bwd(grad, h), repeats, warmup),
-            "triton_forward_ms": time_ms(lambda: gelu(h), repeats, warmup),
-            "triton_backward_ms": time_ms(lambda: _gelu_backward_op(grad, h), repeats, warmup)}
+    cases = {"copy": lambda: out.copy_(h), f"{ref}_forward": lambda: fwd(h), f"{ref}_backward": lambda: bwd(grad, h),
+             "triton_forward": lambda: gelu(h), "triton_backward": lambda: _gelu_backward_op(grad, h),
+             "product_then_backward": lambda: _gelu_backward_op(dy @ fc2, h),
+             "fused_backward": lambda: gelu_linear_grad(dy, fc2, h)}
+    return {f"{name}_ms": time_ms(fn, repeats, warmup, calls) for name, fn in cases.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,12 +107,14 @@ def main(argv: list[str] | None = None) -> int:
               mlp_shapes(args.preset, width, height)]
     results = []
     if args.alone:
-        for m, hidden, _ in shapes:
-            r = measure_alone(args.compile, m, hidden, device, args.repeats, args.warmup)
+        for m, hidden, c2 in shapes:
+            r = measure_alone(args.compile, m, hidden, c2, device, args.repeats, args.warmup,
+                              calls=10 if device.type == "cuda" else 1)
             results.append({"pixels": m, "hidden": hidden, **r})
             print(f"{m:8d} x {hidden:4d}: " + "  ".join(f"{k[:-3]} {v:.3f}" for k, v in r.items()) + " ms",
                   flush=True)
-    cases = () if args.alone else (("inductor" if args.compile else "pytorch", _inductor), ("triton", _triton))
+    cases = () if args.alone else (("inductor" if args.compile else "pytorch", _inductor), ("triton", _triton),
+                                   ("fused", gelu_linear))
     for name, fn in cases:
         compiled = torch.compile(fn) if args.compile else fn
         blocks = [measure(compiled, *s, device, args.repeats, args.warmup) for s in shapes]

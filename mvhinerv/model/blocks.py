@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from mvhinerv.model.coded import CodedParam
 from mvhinerv.model.dwconv_ln import aligned_width, dwconv_ln
+from mvhinerv.model.gelu_linear import gelu_linear
 from mvhinerv.model.gelu_op import gelu
 from mvhinerv.model.mlp_head_op import mlp_head
 from mvhinerv.model.upsample import LN_EPS
@@ -100,8 +101,12 @@ class ConvNeXtBlock(nn.Module):
         row in the backward (≈ 0.05 ms per S step at 1080p; with the residual sums' backward
         ≈ 0.1 ms).
         """
-        g = self.hidden(x)
-        y = F.linear(g, self.fc2_for(g))  # [B, H, W, A(C2)] on the fused path
+        if self.fused:  # GELU and fc2 as one op: its backward forms ∂h in one Triton kernel
+            h = self.pre_activation(x)
+            y = gelu_linear(h, self.fc2_for(h))  # [B, H, W, A(C2)]
+        else:
+            g = self.hidden(x)
+            y = F.linear(g, self.fc2_for(g))
         if self.residual:
             # A sum in cuBLAS's epilogue (addmm, where x has g's dtype) was no faster: PyTorch
             # copies x into the output before the product (nineteenth session).
@@ -123,16 +128,20 @@ class ConvNeXtBlock(nn.Module):
         step the matmuls 6.7 → 5.6 ms per frame. GELU is then :func:`mvhinerv.model.gelu_op.gelu`
         (Triton kernels; erf to 1.5e-7)."""
         if self.fused:
-            y = self.normed(x)
-            hidden, c1 = self.fc1.shape
-            fc1 = F.pad(self.fc1, (0, y.shape[-1] - c1, 0, aligned_width(hidden) - hidden))
-            return gelu(F.linear(y, fc1))  # GELU as Triton kernels too (mvhinerv.model.gelu_op)
+            return gelu(self.pre_activation(x))  # GELU as Triton kernels too (mvhinerv.model.gelu_op)
         if self.dwconv_impl == "shift":
             y = depthwise3x3_shift(x, self.dwconv)
         else:
             y = conv2d_nhwc(x, self.dwconv, None, groups=x.shape[-1])
         y = F.layer_norm(y, (y.shape[-1],), eps=LN_EPS)
         return F.gelu(F.linear(y, self.fc1))
+
+    def pre_activation(self, x: Tensor) -> Tensor:
+        """fc1(LN(dwconv(x))) on the fused path: [B, H, W, A(e·C2)], zeros past e·C2 (fc1
+        zero-padded to [A(e·C2), A(C1)], :meth:`hidden`)."""
+        y = self.normed(x)
+        hidden, c1 = self.fc1.shape
+        return F.linear(y, F.pad(self.fc1, (0, y.shape[-1] - c1, 0, aligned_width(hidden) - hidden)))
 
     @property
     def fused(self) -> bool:
@@ -147,8 +156,9 @@ class ConvNeXtBlock(nn.Module):
         return dwconv_ln(x[..., :c1], self.dwconv, LN_EPS, width=aligned_width(c1))
 
     def fc2_for(self, g: Tensor) -> Tensor:
-        """fc2 [C2, e·C2] zero-padded to ``g``'s width (the :meth:`hidden` output it multiplies)
-        and, on the fused path, to A(C2) outputs (cut back by the caller)."""
+        """fc2 [C2, e·C2] zero-padded to ``g``'s width (the :meth:`hidden` or
+        :meth:`pre_activation` map it multiplies) and, on the fused path, to A(C2) outputs (cut
+        back by the caller)."""
         c2, hidden = self.fc2.shape
         rows = aligned_width(c2) if self.fused else c2
         if (rows, g.shape[-1]) == (c2, hidden):
