@@ -366,7 +366,7 @@ def test_halving_matches_ceil_mode_pooling_and_compiles_to_the_same_gradient():
 @pytest.mark.parametrize("mode, cudagraphs", [("reduce-overhead", True), ("default", None), (None, None)])
 def test_compile_step_keeps_the_mode_and_turns_stride_padding_off(monkeypatch, mode, cudagraphs):
     """The step is compiled with its mode's Inductor options plus comprehensive_padding off (a
-    padded map is copied before every custom op it reaches); passed as ``options`` so that the
+    padded map is copied before every custom op it reaches) and combo kernels on; passed as ``options`` so that the
     lazily compiled backward gets them too."""
     from mvhinerv.train import step
 
@@ -381,6 +381,7 @@ def test_compile_step_keeps_the_mode_and_turns_stride_padding_off(monkeypatch, m
     assert fn is abs
     assert set(seen) == {"options"}
     assert seen["options"]["comprehensive_padding"] is False
+    assert seen["options"]["combo_kernels"] is True
     assert seen["options"].get("triton.cudagraphs") is cudagraphs
     # Every option is a real Inductor setting (a misspelt one would be rejected only on a GPU).
     import torch._inductor.config as inductor_config
